@@ -1,0 +1,62 @@
+// Package config loads a function's typed configuration from the environment once, at start.
+//
+// Each function declares one struct with `env` tags (see github.com/caarlos0/env); Load fills it and
+// returns an error that names every missing or malformed variable, so a bad deployment fails at
+// init with a readable message instead of at the first request.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Common is embedded in every function's configuration.
+type Common struct {
+	// LogLevel is DEBUG, INFO, WARN or ERROR.
+	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"INFO"`
+}
+
+// Load parses the environment into a new T and, when T has a Validate method, runs it.
+// environ replaces the process environment when non-nil (tests).
+func Load[T any](environ map[string]string) (T, error) {
+	cfg, err := env.ParseAsWithOptions[T](env.Options{Environment: environ})
+	if err != nil {
+		return cfg, fmt.Errorf("configuration: %s", describe(err))
+	}
+	if v, ok := any(&cfg).(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return cfg, fmt.Errorf("configuration: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
+// describe turns env's aggregate error into one line naming each offending variable.
+func describe(err error) string {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err.Error()
+	}
+	parts := make([]string, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		parts = append(parts, e.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// HTTPURL checks that u is an absolute http(s) URL; name is the variable, for the message.
+func HTTPURL(name string, u *url.URL) error {
+	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		shown := ""
+		if u != nil {
+			shown = u.Redacted()
+		}
+		return fmt.Errorf("%s must be an absolute http(s) URL, got %q", name, shown)
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"maps"
+	"net/http"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/logging"
+)
+
+// WriteJSON writes v as the JSON body with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only a programming error gets here (an unmarshalable type); say so without leaking it.
+		status, body = http.StatusInternalServerError, []byte(`{"detail":"internal error","error":"INTERNAL_ERROR"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// WriteError answers err as {"detail":…, "error":…} with its mapped status, and logs it: server
+// errors at error level with their cause, client errors at info.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	he := StatusOf(err)
+	log := logging.FromContext(r.Context())
+	attrs := []any{slog.Int("status", he.Status), slog.String("code", he.Code)}
+	if he.Err != nil {
+		attrs = append(attrs, slog.Any("cause", he.Err))
+	}
+	if he.Status >= 500 {
+		log.Error("request failed", attrs...)
+	} else {
+		log.Info("request rejected", attrs...)
+	}
+	for k, v := range he.Headers {
+		w.Header()[k] = v
+	}
+	body := map[string]any{"detail": he.Detail, "error": he.Code}
+	maps.Copy(body, he.Extra)
+	WriteJSON(w, he.Status, body)
+}
