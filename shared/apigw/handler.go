@@ -24,6 +24,7 @@ type ProxyHandler func(context.Context, events.APIGatewayProxyRequest) (events.A
 func Handler(h http.Handler, log *slog.Logger) ProxyHandler {
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		rec := httptest.NewRecorder()
+		rec.Header().Set("X-Request-Id", ev.RequestContext.RequestID)
 		r, err := NewRequest(ctx, ev, log)
 		if err != nil {
 			// Not something API Gateway sends; answer as the client's fault without echoing it.
@@ -32,7 +33,6 @@ func Handler(h http.Handler, log *slog.Logger) ProxyHandler {
 		} else {
 			serve(h, rec, r)
 		}
-		rec.Header().Set("X-Request-Id", ev.RequestContext.RequestID)
 		return toResponse(rec), nil
 	}
 }

@@ -69,10 +69,12 @@ func NewRequest(ctx context.Context, ev events.APIGatewayProxyRequest, log *slog
 	ctx = context.WithValue(ctx, requestContextKey{}, ev.RequestContext)
 	ctx = logging.WithLogger(ctx, log.With(attrs...))
 
-	r, err := http.NewRequestWithContext(ctx, ev.HTTPMethod, u.String(), bytes.NewReader(body))
+	r, err := http.NewRequestWithContext(ctx, ev.HTTPMethod, "/", bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
+	// Set, not parsed: a path such as //host/x must stay a path, never become a host.
+	r.URL = u
 	for k, vs := range ev.MultiValueHeaders {
 		for _, v := range vs {
 			r.Header.Add(k, v)

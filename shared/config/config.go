@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"github.com/caarlos0/env/v11"
@@ -26,7 +28,7 @@ type Common struct {
 func Load[T any](environ map[string]string) (T, error) {
 	cfg, err := env.ParseAsWithOptions[T](env.Options{Environment: environ})
 	if err != nil {
-		return cfg, fmt.Errorf("configuration: %s", describe(err))
+		return cfg, fmt.Errorf("configuration: %s", describe(err, envKeys(reflect.TypeFor[T]())))
 	}
 	if v, ok := any(&cfg).(interface{ Validate() error }); ok {
 		if err := v.Validate(); err != nil {
@@ -36,17 +38,47 @@ func Load[T any](environ map[string]string) (T, error) {
 	return cfg, nil
 }
 
-// describe turns env's aggregate error into one line naming each offending variable.
-func describe(err error) string {
+// describe turns env's aggregate error into one line naming each offending variable. env names a
+// malformed value by its Go field; keys maps that back to the variable an operator sets.
+func describe(err error, keys map[string]string) string {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
 		return err.Error()
 	}
 	parts := make([]string, 0, len(agg.Errors))
 	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			cause := pe.Err.Error()
+			// A URL's parse error quotes the value, which may hold credentials.
+			if pe.Type == reflect.TypeFor[url.URL]() || pe.Type == reflect.TypeFor[*url.URL]() {
+				cause = "not a valid URL"
+			}
+			parts = append(parts, fmt.Sprintf("%s is malformed: %s", keys[pe.Name], cause))
+			continue
+		}
 		parts = append(parts, e.Error())
 	}
 	return strings.Join(parts, "; ")
+}
+
+// envKeys maps each tagged field's name, embedded structs included, to its variable.
+func envKeys(t reflect.Type) map[string]string {
+	keys := map[string]string{}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return keys
+	}
+	for f := range t.Fields() {
+		if tag, ok := f.Tag.Lookup("env"); ok {
+			keys[f.Name], _, _ = strings.Cut(tag, ",")
+		} else if f.Anonymous {
+			maps.Copy(keys, envKeys(f.Type))
+		}
+	}
+	return keys
 }
 
 // HTTPURL checks that u is an absolute http(s) URL; name is the variable, for the message.

@@ -1,0 +1,165 @@
+package stack
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Environments are the deployments this stack knows, chosen with `-c env=<name>`.
+var Environments = []string{"dev", "staging", "prod", "local"}
+
+// EnvConfig is everything that differs between deployments. Values come from Defaults and may be
+// overridden with CDK context (`-c mlflowUrl=https://…`), so a deployment needs no code change.
+type EnvConfig struct {
+	Name string
+	// MLflowURL is the upstream tracking server the functions call.
+	MLflowURL string
+	// MLflowUpstreamAuth is none, basic, bearer or forward (SPEC section 6).
+	MLflowUpstreamAuth string
+	// AuthSource is dynamodb (keys issued here) or external (a Hokusai auth service).
+	AuthSource     string
+	AuthServiceURL string
+	// AllowedKeyPrefixes are the key environments accepted (live, test, dev).
+	AllowedKeyPrefixes []string
+	// AuthCacheTTLSeconds bounds the authorizer's own caches.
+	AuthCacheTTLSeconds int
+	// AuthorizerCacheTTLSeconds is API Gateway's authorizer cache; 0 disables it.
+	AuthorizerCacheTTLSeconds int
+	// LogRetentionDays applies to every log group the stack creates.
+	LogRetentionDays int
+	// ArchiveRetentionDays keeps events for replay; 0 keeps them forever.
+	ArchiveRetentionDays int
+	AlarmEmail           string
+	WebhookURL           string
+	// ThrottleRate and ThrottleBurst are the stage's default method throttling.
+	ThrottleRate  float64
+	ThrottleBurst float64
+	// Retain keeps tables and logs when the stack is deleted (production data).
+	Retain bool
+}
+
+// Defaults returns the built-in configuration of env.
+func Defaults(env string) (EnvConfig, error) {
+	base := EnvConfig{
+		Name:                      env,
+		MLflowUpstreamAuth:        "none",
+		AuthSource:                "dynamodb",
+		AllowedKeyPrefixes:        []string{"live", "test", "dev"},
+		AuthCacheTTLSeconds:       60,
+		AuthorizerCacheTTLSeconds: 0,
+		LogRetentionDays:          30,
+		ArchiveRetentionDays:      90,
+		ThrottleRate:              50,
+		ThrottleBurst:             100,
+	}
+	switch env {
+	case "local":
+		base.MLflowURL = "http://127.0.0.1:5000"
+		base.LogRetentionDays = 1
+		base.ArchiveRetentionDays = 1
+	case "dev":
+		base.MLflowURL = "https://mlflow.dev.hokus.ai"
+		base.LogRetentionDays = 14
+		base.ArchiveRetentionDays = 14
+	case "staging":
+		base.MLflowURL = "https://mlflow.staging.hokus.ai"
+		base.AllowedKeyPrefixes = []string{"live", "test"}
+	case "prod":
+		base.MLflowURL = "https://mlflow.hokus.ai"
+		base.AllowedKeyPrefixes = []string{"live"}
+		base.LogRetentionDays = 365
+		base.ArchiveRetentionDays = 0
+		base.ThrottleRate = 200
+		base.ThrottleBurst = 400
+		base.Retain = true
+	default:
+		return EnvConfig{}, fmt.Errorf("unknown environment %q: choose one of %s with -c env=<name>",
+			env, strings.Join(Environments, ", "))
+	}
+	return base, nil
+}
+
+// Load returns env's configuration with context overrides applied; context is a lookup of CDK
+// context values (nil when unset). Every override is validated, so a typo fails synth, not deploy.
+func Load(env string, context func(key string) (string, bool)) (EnvConfig, error) {
+	c, err := Defaults(env)
+	if err != nil {
+		return c, err
+	}
+	str := func(key string, dst *string) {
+		if v, ok := context(key); ok {
+			*dst = v
+		}
+	}
+	var errs []string
+	num := func(key string, dst *int) {
+		if v, ok := context(key); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Sprintf("context %s must be a whole number ≥ 0, got %q", key, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	str("mlflowUrl", &c.MLflowURL)
+	str("mlflowUpstreamAuth", &c.MLflowUpstreamAuth)
+	str("authSource", &c.AuthSource)
+	str("authServiceUrl", &c.AuthServiceURL)
+	str("alarmEmail", &c.AlarmEmail)
+	str("webhookUrl", &c.WebhookURL)
+	if v, ok := context("allowedKeyPrefixes"); ok {
+		c.AllowedKeyPrefixes = strings.Split(v, ",")
+	}
+	num("authCacheTtl", &c.AuthCacheTTLSeconds)
+	num("authorizerCacheTtl", &c.AuthorizerCacheTTLSeconds)
+	num("logRetentionDays", &c.LogRetentionDays)
+	num("archiveRetentionDays", &c.ArchiveRetentionDays)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the combination of values.
+func (c EnvConfig) Validate() error {
+	var errs []string
+	if u, err := url.Parse(c.MLflowURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Sprintf("mlflowUrl must be an absolute http(s) URL, got %q", c.MLflowURL))
+	}
+	if !slices.Contains([]string{"none", "basic", "bearer", "forward"}, c.MLflowUpstreamAuth) {
+		errs = append(errs, fmt.Sprintf("mlflowUpstreamAuth must be none, basic, bearer or forward, got %q", c.MLflowUpstreamAuth))
+	}
+	switch c.AuthSource {
+	case "dynamodb":
+	case "external":
+		if u, err := url.Parse(c.AuthServiceURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+			errs = append(errs, "authSource=external needs authServiceUrl, an absolute http(s) URL")
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("authSource must be dynamodb or external, got %q", c.AuthSource))
+	}
+	if len(c.AllowedKeyPrefixes) == 0 {
+		errs = append(errs, "allowedKeyPrefixes must name at least one of live, test, dev")
+	}
+	for _, p := range c.AllowedKeyPrefixes {
+		if !slices.Contains([]string{"live", "test", "dev"}, p) {
+			errs = append(errs, fmt.Sprintf("allowedKeyPrefixes: %q is not one of live, test, dev", p))
+		}
+	}
+	if c.AuthorizerCacheTTLSeconds > 3600 {
+		errs = append(errs, "authorizerCacheTtl must be at most 3600 seconds (API Gateway's limit)")
+	}
+	if c.WebhookURL != "" {
+		if u, err := url.Parse(c.WebhookURL); err != nil || u.Scheme != "https" && c.Name != "local" {
+			errs = append(errs, fmt.Sprintf("webhookUrl must be an https URL, got %q", c.WebhookURL))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("environment %s: %s", c.Name, strings.Join(errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,329 @@
+package stack_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/hokusai-protocol/registry-gateway/infra/stack"
+)
+
+// synth builds env's stack with cdk-nag applied, as the app does, and returns the template as
+// plain JSON plus the nag findings.
+type synthesized struct {
+	tmpl     assertions.Template
+	json     map[string]any
+	errors   []string
+	warnings []string
+}
+
+var functionNames = []string{"health"}
+
+func synth(t *testing.T, env string, overrides map[string]string) synthesized {
+	t.Helper()
+	buildDir := t.TempDir()
+	for _, fn := range functionNames {
+		// The stack packages whatever is there; the binary's content does not matter to the template.
+		if err := os.MkdirAll(filepath.Join(buildDir, fn), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(buildDir, fn, "bootstrap"), []byte(fn), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := stack.Load(env, func(k string) (string, bool) { v, ok := overrides[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := awscdk.NewApp(nil)
+	s := stack.New(app, stack.StackName(env), stack.Props{Env: cfg, BuildDir: buildDir})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	tmpl := assertions.Template_FromStack(s.Stack, nil)
+	raw, err := json.Marshal(tmpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := synthesized{tmpl: tmpl}
+	if err := json.Unmarshal(raw, &out.json); err != nil {
+		t.Fatal(err)
+	}
+	ann := assertions.Annotations_FromStack(s.Stack)
+	for _, m := range *ann.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(".*"))) {
+		out.errors = append(out.errors, *m.Id+": "+fmtAny(m.Entry.Data))
+	}
+	for _, m := range *ann.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(".*"))) {
+		out.warnings = append(out.warnings, *m.Id+": "+fmtAny(m.Entry.Data))
+	}
+	return out
+}
+
+func fmtAny(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// resources returns the template's resources of one type, by logical id.
+func (s synthesized) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range s.json["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			props, _ := res["Properties"].(map[string]any)
+			out[id] = props
+		}
+	}
+	return out
+}
+
+func TestNagCleanInEveryEnvironment(t *testing.T) {
+	for _, env := range stack.Environments {
+		t.Run(env, func(t *testing.T) {
+			s := synth(t, env, nil)
+			if len(s.errors) > 0 || len(s.warnings) > 0 {
+				t.Fatalf("cdk-nag findings:\nerrors:\n  %s\nwarnings:\n  %s",
+					strings.Join(s.errors, "\n  "), strings.Join(s.warnings, "\n  "))
+			}
+		})
+	}
+}
+
+func TestFunctionsAreArmProvidedAL2023WithTracing(t *testing.T) {
+	s := synth(t, "dev", nil)
+	fns := s.resources("AWS::Lambda::Function")
+	if len(fns) != len(functionNames) {
+		t.Fatalf("got %d functions, want %d (no helper functions may creep in): %v", len(fns), len(functionNames), keys(fns))
+	}
+	s.tmpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+		"Runtime":       "provided.al2023",
+		"Architectures": []any{"arm64"},
+		"Handler":       "bootstrap",
+		"TracingConfig": map[string]any{"Mode": "Active"},
+		"LoggingConfig": assertions.Match_ObjectLike(&map[string]any{"LogFormat": "JSON"}),
+		"Timeout":       29,
+	})
+}
+
+func TestTablesAreOnDemandEncryptedWithPITR(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		overrides map[string]string
+		want      int
+	}{
+		{"dynamodb auth source", nil, 2},
+		{"external auth source adds the validation cache", map[string]string{
+			"authSource": "external", "authServiceUrl": "https://auth.hokus.ai"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := synth(t, "dev", tc.overrides)
+			s.tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(tc.want))
+			s.tmpl.AllResourcesProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"SSESpecification":                 map[string]any{"SSEEnabled": true},
+			})
+		})
+	}
+}
+
+func TestProductionRetainsData(t *testing.T) {
+	s := synth(t, "prod", nil)
+	for id, r := range s.json["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == "AWS::DynamoDB::Table" && res["DeletionPolicy"] != "Retain" {
+			t.Errorf("prod table %s has DeletionPolicy %v, want Retain", id, res["DeletionPolicy"])
+		}
+	}
+}
+
+func TestEventBusAndArchive(t *testing.T) {
+	s := synth(t, "staging", nil)
+	s.tmpl.HasResourceProperties(jsii.String("AWS::Events::EventBus"), map[string]any{"Name": "hokusai-registry-staging"})
+	s.tmpl.HasResourceProperties(jsii.String("AWS::Events::Archive"), map[string]any{
+		"EventPattern":  map[string]any{"source": []any{"hokusai.registry"}},
+		"RetentionDays": 90,
+	})
+}
+
+func TestStageTracesAndLogsWithoutData(t *testing.T) {
+	s := synth(t, "dev", nil)
+	stages := s.resources("AWS::ApiGateway::Stage")
+	if len(stages) != 1 {
+		t.Fatalf("got %d stages", len(stages))
+	}
+	for _, st := range stages {
+		if st["TracingEnabled"] != true {
+			t.Error("X-Ray tracing is off")
+		}
+		for _, ms := range st["MethodSettings"].([]any) {
+			if ms.(map[string]any)["DataTraceEnabled"] != false {
+				t.Errorf("data tracing must be off: %v", ms)
+			}
+		}
+		format := st["AccessLogSetting"].(map[string]any)["Format"].(string)
+		var fields map[string]string
+		if err := json.Unmarshal([]byte(format), &fields); err != nil {
+			t.Fatalf("access log format is not JSON: %v", err)
+		}
+		for k, v := range fields {
+			if strings.Contains(v, "header") || strings.Contains(v, "body") || strings.Contains(v, "input.") {
+				t.Errorf("access log field %s logs request data: %s", k, v)
+			}
+		}
+	}
+}
+
+func TestGatewayResponsesAreJSONWithBothShapes(t *testing.T) {
+	s := synth(t, "dev", nil)
+	byType := map[string]map[string]any{}
+	for _, r := range s.resources("AWS::ApiGateway::GatewayResponse") {
+		byType[r["ResponseType"].(string)] = r
+	}
+	want := map[string]string{
+		"MISSING_AUTHENTICATION_TOKEN": "404", "UNAUTHORIZED": "401", "ACCESS_DENIED": "429",
+		"AUTHORIZER_FAILURE": "503", "REQUEST_TOO_LARGE": "413", "INTEGRATION_TIMEOUT": "504",
+		"THROTTLED": "429", "DEFAULT_4XX": "", "DEFAULT_5XX": "",
+	}
+	for typ, status := range want {
+		r, ok := byType[typ]
+		if !ok {
+			t.Errorf("no gateway response for %s", typ)
+			continue
+		}
+		if got, _ := r["StatusCode"].(string); got != status {
+			t.Errorf("%s status %q, want %q", typ, got, status)
+		}
+		tmpl := r["ResponseTemplates"].(map[string]any)["application/json"].(string)
+		// Render as API Gateway would and check the result is JSON with both error shapes.
+		rendered := strings.NewReplacer(`$context.error.messageString`, `"Some \"quoted\" message"`,
+			`$context.requestId`, `req-1`).Replace(tmpl)
+		var body map[string]any
+		if err := json.Unmarshal([]byte(rendered), &body); err != nil {
+			t.Errorf("%s renders invalid JSON %s: %v", typ, rendered, err)
+			continue
+		}
+		for _, k := range []string{"detail", "error", "error_code", "message", "request_id"} {
+			if body[k] == nil || body[k] == "" {
+				t.Errorf("%s body lacks %s: %s", typ, k, rendered)
+			}
+		}
+	}
+	if h := byType["AUTHORIZER_FAILURE"]["ResponseParameters"].(map[string]any)["gatewayresponse.header.Retry-After"]; h != "'1'" {
+		t.Errorf("authorizer failure Retry-After = %v", h)
+	}
+	if h := byType["ACCESS_DENIED"]["ResponseParameters"].(map[string]any)["gatewayresponse.header.Retry-After"]; h != "'60'" {
+		t.Errorf("access denied Retry-After = %v", h)
+	}
+}
+
+func TestHealthRoutesArePublicLambdaProxies(t *testing.T) {
+	s := synth(t, "dev", nil)
+	paths := map[string]string{} // logical id -> path part
+	for id, r := range s.resources("AWS::ApiGateway::Resource") {
+		paths[id] = r["PathPart"].(string)
+	}
+	if !slices.Contains(values(paths), "health") || !slices.Contains(values(paths), "mlflow") {
+		t.Fatalf("resources %v lack health and health/mlflow", values(paths))
+	}
+	var gets, options int
+	for _, m := range s.resources("AWS::ApiGateway::Method") {
+		switch m["HttpMethod"] {
+		case "GET":
+			gets++
+			if m["AuthorizationType"] != "NONE" {
+				t.Errorf("health GET has authorization %v", m["AuthorizationType"])
+			}
+			if typ := m["Integration"].(map[string]any)["Type"]; typ != "AWS_PROXY" {
+				t.Errorf("health GET integration %v, want AWS_PROXY", typ)
+			}
+		case "OPTIONS":
+			options++
+		}
+	}
+	if gets != 2 {
+		t.Errorf("got %d GET methods, want 2", gets)
+	}
+	if options < 2 {
+		t.Errorf("CORS preflight missing: %d OPTIONS methods", options)
+	}
+}
+
+// The health function may write its own logs and traces and nothing else.
+func TestHealthRoleIsLeastPrivilege(t *testing.T) {
+	s := synth(t, "dev", nil)
+	var actions []string
+	for _, p := range s.resources("AWS::IAM::Policy") {
+		roles := fmtAny(p["Roles"])
+		if !strings.Contains(roles, "HealthFunctionRole") {
+			continue
+		}
+		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			stmt := st.(map[string]any)
+			for _, a := range asList(stmt["Action"]) {
+				actions = append(actions, a)
+				if strings.HasPrefix(a, "logs:") && strings.Contains(fmtAny(stmt["Resource"]), `"*"`) {
+					t.Errorf("%s granted on every log group", a)
+				}
+			}
+		}
+	}
+	slices.Sort(actions)
+	want := []string{"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+	if !slices.Equal(actions, want) {
+		t.Errorf("health role actions %v, want exactly %v", actions, want)
+	}
+	for _, r := range s.resources("AWS::IAM::Role") {
+		if fmtAny(r["ManagedPolicyArns"]) != "null" && strings.Contains(fmtAny(r["AssumeRolePolicyDocument"]), "lambda.amazonaws.com") {
+			t.Errorf("a function role carries managed policies: %v", r["ManagedPolicyArns"])
+		}
+	}
+}
+
+func TestAlarms(t *testing.T) {
+	s := synth(t, "prod", map[string]string{"alarmEmail": "ops@hokus.ai"})
+	// API 5xx rate, and errors and throttles per function.
+	s.tmpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(1+2*len(functionNames)))
+	s.tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+		"MetricName": "5XXError", "Statistic": "Average", "Threshold": 0.05,
+	})
+	s.tmpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{
+		"Protocol": "email", "Endpoint": "ops@hokus.ai",
+	})
+}
+
+func keys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func values(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func asList(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, e.(string))
+		}
+		return out
+	}
+	return nil
+}
