@@ -18,7 +18,7 @@ GOTESTSUM  := go tool gotestsum
 # jsii warns on every call that Node 20 is past its end of life; the machines have 20.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help deps build build-host synth lint-template test test-unit test-stack fuzz bench local deploy clean
+.PHONY: help deps build synth lint-template test fuzz bench local local-assets sam-api deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -85,9 +85,22 @@ bench: deps ## print the benchmark figures
 	go test -run '^$$' -bench . -benchmem $(GO_PKGS)
 
 # --- local --------------------------------------------------------------------------------------------
-local: deps ## run the whole system on this machine (see README)
-	$(MAKE) --no-print-directory build GOARCH=$$(go env GOARCH)
-	@echo "The local harness lands with issue 3; for now this builds the functions for this host."
+# The harness runs the functions for this machine's architecture, from a local synth of the
+# `local` environment: the same template `cdk deploy` would get, with host binaries as assets.
+LOCAL_DIR  := .local
+LOCAL_TMPL := $(LOCAL_DIR)/cdk.out/HokusaiRegistryGateway-local.template.json
+local-assets: node_modules/.stamp .cache/go-mod.stamp ## build host binaries and synthesize the local stack into .local/
+	@$(MAKE) --no-print-directory build GOARCH=$$(go env GOARCH) BUILD_DIR=$(LOCAL_DIR)/build
+	@rm -rf $(LOCAL_DIR)/cdk.out
+	npx cdk synth --quiet -c env=local -c buildDir=$(LOCAL_DIR)/build -o $(LOCAL_DIR)/cdk.out
+
+local: deps local-assets ## run the whole system on this machine: API on http://127.0.0.1:3000 (see README)
+	go build -o $(LOCAL_DIR)/bin/hokusai-local ./infra/local
+	exec $(LOCAL_DIR)/bin/hokusai-local -template $(LOCAL_TMPL) -state $(LOCAL_DIR)/state
+
+sam-api: local-assets ## sam local start-api on the same template (needs Docker and the SAM CLI)
+	@command -v sam >/dev/null || { echo "sam-api needs the AWS SAM CLI (and Docker)"; exit 1; }
+	sam local start-api --template $(LOCAL_TMPL) --port $${LOCAL_API_PORT:-3000}
 
 clean: ## remove build output and local state (not the installed dependencies)
 	rm -rf $(BUILD_DIR) cdk.out .local

@@ -84,6 +84,7 @@ func (p *Pool) start(inv *invocation) (*instance, error) {
 	}
 	// A group of its own lets us kill whatever the function spawned, too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setParentDeathSignal(cmd.SysProcAttr)
 	// A leftover child holding the output pipe must not block Wait forever.
 	cmd.WaitDelay = time.Second
 
@@ -224,17 +225,27 @@ func (in *instance) watch(cmd *exec.Cmd) {
 	case pending = <-in.next:
 	default:
 	}
+	// An instance that never finished init fails the invocation that started it (init errors
+	// are reported to the caller); one that dies after init never received what is pending.
+	initialized := in.ready
 	in.initTimer.Stop()
 	in.mu.Unlock()
 
 	close(in.exited)
 	in.srv.Close()
-	for _, inv := range []*invocation{cur, pending} {
-		if inv != nil {
-			inv.fail(reason)
-		}
+	if cur != nil {
+		cur.fail(reason)
+	}
+	if pending != nil && !initialized {
+		pending.fail(reason)
+		pending = nil
 	}
 	in.pool.remove(in)
+	if pending != nil {
+		// The runtime never received it: the process died while idle (killed, or it exited after
+		// its last response). Lambda would run it in another environment, so run it elsewhere.
+		go in.pool.redispatch(pending)
+	}
 }
 
 func exitReason(err error) error {
@@ -272,6 +283,11 @@ func (in *instance) handleNext(w http.ResponseWriter, r *http.Request) {
 			inv.finish(outcome{err: err})
 			in.pool.release(in)
 			continue
+		}
+		if !running(in.pid) {
+			// Killed while idle: put it back for watch to hand to another instance.
+			in.next <- inv
+			return
 		}
 		if !in.dispatch(inv) {
 			return

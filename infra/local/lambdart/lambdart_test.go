@@ -577,3 +577,27 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// A process killed while idle has not received the next invocation: that invocation must run in
+// a fresh instance, not fail, as Lambda would run it in another environment.
+func TestIdleInstanceKilledIsReplaced(t *testing.T) {
+	p := newPool(t, nil)
+	for i := range 5 {
+		pid, _ := echoPID(t, p)
+		if !eventually(func() bool { return p.Stats().Idle == 1 }) {
+			t.Fatalf("round %d: instance never became idle", i)
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		// Wait until it is dead, but not for the harness to reap it: the next invocation races
+		// the reaping.
+		if !eventually(func() bool { return !running(pid) }) {
+			t.Fatalf("round %d: pid %d survived SIGKILL", i, pid)
+		}
+		next, res := echoPID(t, p)
+		if next == pid || res.InitDuration == 0 {
+			t.Fatalf("round %d: served by pid %d (killed %d), init %v", i, next, pid, res.InitDuration)
+		}
+	}
+}

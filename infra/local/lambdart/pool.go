@@ -257,6 +257,13 @@ func (p *Pool) acquire(ctx context.Context, inv *invocation) error {
 	}
 }
 
+// redispatch hands an invocation whose instance died before receiving it to another instance.
+func (p *Pool) redispatch(inv *invocation) {
+	if err := p.acquire(inv.ctx, inv); err != nil {
+		inv.fail(err)
+	}
+}
+
 // release makes an instance that has finished its invocation available.
 func (p *Pool) release(in *instance) {
 	p.mu.Lock()

@@ -278,12 +278,13 @@ func childEnv(extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env,
+	env = append(env,
 		"AWS_ACCESS_KEY_ID="+AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY="+SecretAccessKey,
 		"AWS_DEFAULT_REGION="+Region,
 		"AWS_REGION="+Region,
 	)
+	return append(env, extra...)
 }
 
 // prepareStateDir makes dir absolute (the MLflow SQLite URI needs that) and creates it.

@@ -36,6 +36,9 @@ type Function struct {
 	// Name is the short name: the construct id under the stack ("HealthFunction" → "health"),
 	// lower-cased and with a trailing "Function" dropped.
 	Name string
+	// FunctionName is the physical name (FunctionName, or the harness's generated one): what
+	// AWS_LAMBDA_FUNCTION_NAME and the invoked function ARN carry, and what Ref returns to others.
+	FunctionName string
 	// AssetDir is the absolute folder holding the function's bootstrap (from aws:asset:path).
 	AssetDir string
 	// Env is the function's environment with every intrinsic resolved to local physical values.

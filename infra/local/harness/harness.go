@@ -1,0 +1,408 @@
+// Package harness runs the synthesized stack on one machine: moto and MLflow as real servers, a
+// fault-injecting proxy in front of moto, the stack's resources created in moto, every function's
+// real bootstrap behind the Lambda Runtime API, the triggers moto does not run, and the REST API.
+// `make local` and the end-to-end tests start it the same way.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
+	"github.com/hokusai-protocol/registry-gateway/infra/local/gateway"
+	"github.com/hokusai-protocol/registry-gateway/infra/local/lambdart"
+	"github.com/hokusai-protocol/registry-gateway/infra/local/provision"
+	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
+	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
+	"github.com/hokusai-protocol/registry-gateway/infra/local/triggers"
+)
+
+// ArtifactBucket is the moto S3 bucket MLflow stores artifacts in.
+const ArtifactBucket = "hokusai-mlflow-artifacts"
+
+// Options configure a harness. Ports of 0 pick free ones (tests); `make local` uses fixed ones.
+type Options struct {
+	// TemplatePath is the synthesized template of the local environment.
+	TemplatePath string
+	// VenvDir holds moto and MLflow (the project's .venv).
+	VenvDir string
+	// StateDir holds pid files, MLflow's database and logs; reused across runs.
+	StateDir   string
+	APIPort    int
+	MLflowPort int
+	MotoPort   int
+	// Output receives function and server output; Log the harness's own lines.
+	Output io.Writer
+	Log    *slog.Logger
+	// MaxConcurrency caps instances per function (default 4).
+	MaxConcurrency int
+	// IntegrationTimeout overrides API Gateway's 29 s (tests).
+	IntegrationTimeout time.Duration
+	// Triggers tune the runner of rules, schedules and queues.
+	Triggers triggers.Options
+}
+
+// Harness is a running local stack.
+type Harness struct {
+	APIURL    string
+	MLflowURL string
+	// MotoURL is moto itself; AWSEndpoint the fault proxy in front of it, which functions use.
+	MotoURL     string
+	AWSEndpoint string
+	Model       *template.Model
+	Resources   *provision.Resources
+	Faults      *faultproxy.Proxy
+	Gateway     *gateway.Gateway
+	Triggers    *triggers.Runner
+	// StartDuration is how long Start took.
+	StartDuration time.Duration
+
+	opts     Options
+	log      *slog.Logger
+	moto     *services.Moto
+	mlflow   *services.MLflow
+	faultSrv *faultproxy.Server
+	apiSrv   *http.Server
+	pools    map[string]*lambdart.Pool // by logical id
+	stopOnce sync.Once
+	cleanups []func() error
+}
+
+// Start brings the whole stack up. On error, everything started so far is stopped.
+func Start(ctx context.Context, opts Options) (h *Harness, err error) {
+	began := time.Now()
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Output == nil {
+		opts.Output = io.Discard
+	}
+	h = &Harness{opts: opts, log: opts.Log, pools: map[string]*lambdart.Pool{}}
+	defer func() {
+		if err != nil {
+			_ = h.Stop()
+			h = nil
+		}
+	}()
+	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	// A crashed earlier run may have left servers, functions or its own process behind.
+	if err := killStaleHarness(opts.StateDir); err != nil {
+		return nil, err
+	}
+	if err := services.KillStale(opts.StateDir); err != nil {
+		return nil, fmt.Errorf("stale servers: %w", err)
+	}
+	if err := h.startServices(ctx); err != nil {
+		return nil, err
+	}
+	model, err := template.Load(opts.TemplatePath, template.Options{
+		EndpointURL:  h.AWSEndpoint,
+		EnvOverrides: map[string]string{"MLFLOW_URL": h.MLflowURL},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	h.Model = model
+	if model.API == nil {
+		return nil, errors.New("the template has no REST API")
+	}
+	h.Resources, err = provision.Provision(ctx, h.AWSConfig(), model)
+	if err != nil {
+		return nil, fmt.Errorf("create the stack's resources in moto: %w", err)
+	}
+	if err := h.startFunctions(); err != nil {
+		return nil, err
+	}
+	h.Triggers = triggers.New(h.AWSConfig(), model, h.Resources, h, withTriggerLog(opts.Triggers, h.log))
+	if err := h.Triggers.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, fmt.Errorf("start triggers: %w", err)
+	}
+	h.cleanups = append(h.cleanups, func() error { h.Triggers.Stop(); return nil })
+	if err := h.startAPI(); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(opts.StateDir, harnessPidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, fmt.Errorf("pid file: %w", err)
+	}
+	h.StartDuration = time.Since(began)
+	return h, nil
+}
+
+func withTriggerLog(o triggers.Options, log *slog.Logger) triggers.Options {
+	if o.Log == nil {
+		o.Log = log
+	}
+	return o
+}
+
+func (h *Harness) startServices(ctx context.Context) error {
+	out := h.opts.Output
+	moto, err := services.StartMoto(ctx, services.MotoOptions{
+		VenvDir: h.opts.VenvDir, Port: h.opts.MotoPort, StateDir: h.opts.StateDir, LogOutput: prefixed(out, "moto"),
+	})
+	if err != nil {
+		return fmt.Errorf("start moto: %w", err)
+	}
+	h.moto, h.MotoURL = moto, moto.URL
+	h.cleanups = append(h.cleanups, moto.Stop)
+
+	target, err := parseURL(moto.URL)
+	if err != nil {
+		return err
+	}
+	h.Faults = faultproxy.New(target)
+	h.faultSrv, err = h.Faults.Start("127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("start the fault proxy: %w", err)
+	}
+	h.AWSEndpoint = h.faultSrv.URL
+	h.cleanups = append(h.cleanups, h.faultSrv.Close)
+
+	mlflow, err := services.StartMLflow(ctx, services.MLflowOptions{
+		VenvDir: h.opts.VenvDir, Port: h.opts.MLflowPort, StateDir: h.opts.StateDir,
+		ArtifactsDestination: "s3://" + ArtifactBucket + "/",
+		S3EndpointURL:        h.AWSEndpoint,
+		LogOutput:            prefixed(out, "mlflow"),
+	})
+	if err != nil {
+		return fmt.Errorf("start MLflow: %w", err)
+	}
+	h.mlflow, h.MLflowURL = mlflow, mlflow.URL
+	h.cleanups = append(h.cleanups, mlflow.Stop)
+	return nil
+}
+
+// AWSConfig is an SDK configuration for the local AWS (through the fault proxy).
+func (h *Harness) AWSConfig() aws.Config {
+	return aws.Config{
+		Region:       services.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(services.AccessKeyID, services.SecretAccessKey, ""),
+		BaseEndpoint: aws.String(h.AWSEndpoint),
+	}
+}
+
+// awsEnv points a function's AWS SDK at the local endpoint.
+func (h *Harness) awsEnv() map[string]string {
+	return map[string]string{
+		"AWS_REGION":                services.Region,
+		"AWS_DEFAULT_REGION":        services.Region,
+		"AWS_ACCESS_KEY_ID":         services.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":     services.SecretAccessKey,
+		"AWS_ENDPOINT_URL":          h.AWSEndpoint,
+		"AWS_EC2_METADATA_DISABLED": "true",
+	}
+}
+
+func (h *Harness) startFunctions() error {
+	for id, fn := range h.Model.Functions {
+		env := map[string]string{}
+		for k, v := range fn.Env {
+			env[k] = v
+		}
+		for k, v := range h.awsEnv() {
+			env[k] = v
+		}
+		pool, err := lambdart.New(lambdart.Config{
+			Name:           fn.Name,
+			Binary:         filepath.Join(fn.AssetDir, "bootstrap"),
+			Env:            env,
+			Timeout:        fn.Timeout,
+			MemoryMB:       fn.MemoryMB,
+			MaxConcurrency: h.opts.MaxConcurrency,
+			Output:         prefixed(h.opts.Output, fn.Name),
+		})
+		if err != nil {
+			return fmt.Errorf("function %s: %w", fn.Name, err)
+		}
+		h.pools[id] = pool
+		h.cleanups = append(h.cleanups, pool.Close)
+	}
+	return nil
+}
+
+func (h *Harness) startAPI() error {
+	h.Gateway = gateway.New(h.Model.API, h, gateway.Options{
+		Log:                h.log,
+		AccessLog:          prefixed(h.opts.Output, "access"),
+		IntegrationTimeout: h.opts.IntegrationTimeout,
+	})
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", h.opts.APIPort))
+	if err != nil {
+		return fmt.Errorf("serve the API on port %d (set LOCAL_API_PORT to use another): %w", h.opts.APIPort, err)
+	}
+	h.APIURL = "http://" + ln.Addr().String()
+	h.apiSrv = &http.Server{Handler: h.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = h.apiSrv.Serve(ln) }()
+	h.cleanups = append(h.cleanups, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return h.apiSrv.Shutdown(ctx)
+	})
+	return nil
+}
+
+// Invoke runs a function by logical id (the gateway's and the triggers' Invoker).
+func (h *Harness) Invoke(ctx context.Context, function string, payload []byte) (*lambdart.Result, error) {
+	p, ok := h.pools[function]
+	if !ok {
+		return nil, fmt.Errorf("no function %q in the template", function)
+	}
+	return p.Invoke(ctx, payload)
+}
+
+// InvokeStream runs a function with a streamed response.
+func (h *Harness) InvokeStream(ctx context.Context, function string, payload []byte) (*lambdart.Result, error) {
+	p, ok := h.pools[function]
+	if !ok {
+		return nil, fmt.Errorf("no function %q in the template", function)
+	}
+	return p.InvokeStream(ctx, payload)
+}
+
+// Function returns a function's pool by short name ("health"), for stats and tests.
+func (h *Harness) Function(name string) (*template.Function, *lambdart.Pool) {
+	for id, fn := range h.Model.Functions {
+		if fn.Name == name {
+			return fn, h.pools[id]
+		}
+	}
+	return nil, nil
+}
+
+// Stop stops everything Start started, in reverse order, and removes the pid file.
+func (h *Harness) Stop() error {
+	var errs []error
+	h.stopOnce.Do(func() {
+		for i := len(h.cleanups) - 1; i >= 0; i-- {
+			if err := h.cleanups[i](); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		_ = os.Remove(filepath.Join(h.opts.StateDir, harnessPidFile))
+	})
+	return errors.Join(errs...)
+}
+
+// Banner is what `make local` prints once the stack is up.
+func (h *Harness) Banner(adminKey string) string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
+	w("")
+	w("Hokusai Registry Gateway — local stack ready in %s", h.StartDuration.Round(100*time.Millisecond))
+	w("")
+	w("  API          %s", h.APIURL)
+	w("  MLflow UI    %s", h.MLflowURL)
+	w("  AWS (moto)   %s   (functions reach it through the fault proxy %s)", h.MotoURL, h.AWSEndpoint)
+	w("               region %s, access key %s / secret %s", services.Region, services.AccessKeyID, services.SecretAccessKey)
+	var tables, buses, queues []string
+	for _, t := range h.Model.Tables {
+		tables = append(tables, t.Name)
+	}
+	for _, bus := range h.Model.Buses {
+		buses = append(buses, bus.Name)
+	}
+	for _, q := range h.Model.Queues {
+		queues = append(queues, q.Name)
+	}
+	sort.Strings(tables)
+	w("  tables       %s", orNone(tables))
+	w("  event bus    %s", orNone(buses))
+	w("  queues       %s", orNone(queues))
+	w("  artifacts    s3://%s/ (on moto)", ArtifactBucket)
+	var fns []string
+	for _, fn := range h.Model.Functions {
+		fns = append(fns, fn.Name)
+	}
+	sort.Strings(fns)
+	w("  functions    %s", strings.Join(fns, ", "))
+	w("")
+	if adminKey != "" {
+		w("  admin key    %s   (shown once; mint more with `make key`)", adminKey)
+	} else {
+		w("  admin key    none yet: the key store and authorizer land with the API-keys work (issue 4)")
+	}
+	w("")
+	w("Try it:")
+	w("  curl -s %s/health", h.APIURL)
+	w("  curl -s %s/health/mlflow", h.APIURL)
+	if adminKey != "" {
+		w("  curl -s -H 'Authorization: Bearer %s' %s/api/keys", adminKey, h.APIURL)
+	}
+	w("")
+	if h.hasRoute("/api/mlflow/{proxy+}") {
+		w("MLflow client through the gateway:")
+		w("  export MLFLOW_TRACKING_URI=%s/api/mlflow", h.APIURL)
+		w("  export MLFLOW_TRACKING_TOKEN=<your hk_ key>")
+	} else {
+		w("MLflow client (straight to MLflow: the stack has no MLflow proxy route yet):")
+		w("  export MLFLOW_TRACKING_URI=%s", h.MLflowURL)
+	}
+	w("  .venv/bin/python -c 'import mlflow; print(mlflow.search_experiments())'")
+	w("")
+	w("Ctrl-C stops everything.")
+	return b.String()
+}
+
+func (h *Harness) hasRoute(path string) bool {
+	for _, r := range h.Model.API.Routes {
+		if r.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, ", ")
+}
+
+// prefixed writes each line of output with a "[name] " prefix, so interleaved logs stay readable.
+func prefixed(w io.Writer, name string) io.Writer {
+	return &linePrefixer{w: w, prefix: []byte("[" + name + "] ")}
+}
+
+type linePrefixer struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix []byte
+	buf    []byte
+}
+
+func (l *linePrefixer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := append(append([]byte(nil), l.prefix...), l.buf[:i+1]...)
+		l.buf = l.buf[i+1:]
+		if _, err := l.w.Write(line); err != nil {
+			return len(p), err
+		}
+	}
+	return len(p), nil
+}
