@@ -284,7 +284,11 @@ func (in *instance) handleNext(w http.ResponseWriter, r *http.Request) {
 			in.pool.release(in)
 			continue
 		}
-		if !running(in.pid) {
+		in.mu.Lock()
+		pid := in.pid
+		in.mu.Unlock()
+		// pid is 0 only while start has yet to record it, and then the caller is plainly alive.
+		if pid != 0 && !running(pid) {
 			// Killed while idle: put it back for watch to hand to another instance.
 			in.next <- inv
 			return
