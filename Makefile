@@ -18,7 +18,7 @@ GOTESTSUM  := go tool gotestsum
 # jsii warns on every call that Node 20 is past its end of life; the machines have 20.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help deps build synth lint-template test fuzz bench local local-assets sam-api deploy clean
+.PHONY: help deps build synth lint-template test fuzz bench local local-assets key sam-api deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ local-assets: node_modules/.stamp .cache/go-mod.stamp ## build host binaries and
 local: deps local-assets ## run the whole system on this machine: API on http://127.0.0.1:3000 (see README)
 	go build -o $(LOCAL_DIR)/bin/hokusai-local ./infra/local
 	exec $(LOCAL_DIR)/bin/hokusai-local -template $(LOCAL_TMPL) -state $(LOCAL_DIR)/state
+
+key: ## mint an admin key on the running `make local` (KEY_USER=…, KEY_EMAIL=…)
+	go run ./infra/local key -user "$${KEY_USER:-local-admin}" -email "$${KEY_EMAIL:-admin@localhost}"
 
 sam-api: local-assets ## sam local start-api on the same template (needs Docker and the SAM CLI)
 	@command -v sam >/dev/null || { echo "sam-api needs the AWS SAM CLI (and Docker)"; exit 1; }

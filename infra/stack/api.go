@@ -12,11 +12,20 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// API is the REST API with its gateway responses and routes.
+// API is the REST API with its gateway responses, authorizer and routes.
 type API struct {
-	RestAPI   awsapigateway.RestApi
-	AccessLog awslogs.LogGroup
+	RestAPI    awsapigateway.RestApi
+	AccessLog  awslogs.LogGroup
+	Authorizer awsapigateway.RequestAuthorizer
 }
+
+// Access says whether a route needs an API key.
+type Access bool
+
+const (
+	public     Access = false
+	authorized Access = true
+)
 
 // MultipartHint tells a client how to send files over the gateway's limits (SPEC section 6).
 const MultipartHint = "set MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true and " +
@@ -78,7 +87,7 @@ func jsonString(s string) string {
 // CORSAllowHeaders are the request headers browsers may send.
 var CORSAllowHeaders = []string{"Authorization", "X-API-Key", "Content-Type", "Idempotency-Key", "X-Request-Id"}
 
-func newAPI(scope constructs.Construct, env EnvConfig) *API {
+func newAPI(scope constructs.Construct, env EnvConfig, authorizer *Function) *API {
 	c := constructs.NewConstruct(scope, jsii.String("Api"))
 	removal := awscdk.RemovalPolicy_DESTROY
 	if env.Retain {
@@ -149,19 +158,37 @@ func newAPI(scope constructs.Construct, env EnvConfig) *API {
 		{Id: jsii.String("AwsSolutions-IAM4"), Reason: jsii.String(
 			"The API Gateway account's CloudWatch role uses AmazonAPIGatewayPushToCloudWatchLogs, the policy API Gateway requires for execution logs.")},
 	}, jsii.Bool(true))
-	return &API{RestAPI: api, AccessLog: accessLog}
+	// Without gateway caching the authorizer sees every request, so X-API-Key works too. Caching
+	// needs an identity source, and API Gateway then answers 401 itself when it is missing: with
+	// caching on, only the Authorization header can carry the key (SPEC section 4).
+	var sources []*string
+	if env.AuthorizerCacheTTLSeconds > 0 {
+		sources = []*string{awsapigateway.IdentitySource_Header(jsii.String("Authorization"))}
+	}
+	authz := awsapigateway.NewRequestAuthorizer(c, jsii.String("Authorizer"), &awsapigateway.RequestAuthorizerProps{
+		AuthorizerName:  jsii.String("hokusai-api-key"),
+		Handler:         authorizer.Lambda,
+		IdentitySources: &sources,
+		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(float64(env.AuthorizerCacheTTLSeconds))),
+	})
+	return &API{RestAPI: api, AccessLog: accessLog, Authorizer: authz}
 }
 
 // Route adds method on path (relative to the root) with a Lambda proxy integration. Public routes
 // (health) have no authorizer, by design.
-func (a *API) Route(path, method string, fn *Function, authorized bool) awsapigateway.Method {
+func (a *API) Route(path, method string, fn *Function, access Access) awsapigateway.Method {
 	res := a.RestAPI.Root().ResourceForPath(jsii.String(path))
-	opts := &awsapigateway.MethodOptions{}
-	if !authorized {
-		opts.AuthorizationType = awsapigateway.AuthorizationType_NONE
+	opts := &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_NONE}
+	if access == authorized {
+		opts = &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_CUSTOM, Authorizer: a.Authorizer}
 	}
 	m := res.AddMethod(jsii.String(method), awsapigateway.NewLambdaIntegration(fn.Lambda, nil), opts)
-	if !authorized {
+	if access == authorized {
+		cdknag.NagSuppressions_AddResourceSuppressions(m, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-COG4"),
+			Reason: jsii.String("Callers authenticate with Hokusai API keys through the Lambda REQUEST authorizer, not Cognito."),
+		}}, jsii.Bool(false))
+	} else {
 		suppressPublic(m, "the health checks are public so load balancers and monitors can call them without a key")
 	}
 	return m

@@ -22,6 +22,15 @@ type EnvConfig struct {
 	// AuthSource is dynamodb (keys issued here) or external (a Hokusai auth service).
 	AuthSource     string
 	AuthServiceURL string
+	// AuthServiceID is the service_id sent to the external auth service.
+	AuthServiceID string
+	// AuthStaleGraceSeconds honours a recently expired positive validation while the external auth
+	// service is down; 0 disables.
+	AuthStaleGraceSeconds int
+	// AdminEmails are treated as admins whatever their key's scopes.
+	AdminEmails []string
+	// KeyEnvironment is the env of keys this deployment issues (hk_<env>_…).
+	KeyEnvironment string
 	// AllowedKeyPrefixes are the key environments accepted (live, test, dev).
 	AllowedKeyPrefixes []string
 	// AuthCacheTTLSeconds bounds the authorizer's own caches.
@@ -48,6 +57,9 @@ func Defaults(env string) (EnvConfig, error) {
 		MLflowUpstreamAuth:        "none",
 		AuthSource:                "dynamodb",
 		AllowedKeyPrefixes:        []string{"live", "test", "dev"},
+		AuthServiceID:             "platform",
+		AuthStaleGraceSeconds:     300,
+		KeyEnvironment:            "dev",
 		AuthCacheTTLSeconds:       60,
 		AuthorizerCacheTTLSeconds: 0,
 		LogRetentionDays:          30,
@@ -58,6 +70,8 @@ func Defaults(env string) (EnvConfig, error) {
 	switch env {
 	case "local":
 		base.MLflowURL = "http://127.0.0.1:5000"
+		// Revocation should be visible within seconds on a laptop.
+		base.AuthCacheTTLSeconds = 5
 		base.LogRetentionDays = 1
 		base.ArchiveRetentionDays = 1
 	case "dev":
@@ -67,9 +81,11 @@ func Defaults(env string) (EnvConfig, error) {
 	case "staging":
 		base.MLflowURL = "https://mlflow.staging.hokus.ai"
 		base.AllowedKeyPrefixes = []string{"live", "test"}
+		base.KeyEnvironment = "test"
 	case "prod":
 		base.MLflowURL = "https://mlflow.hokus.ai"
 		base.AllowedKeyPrefixes = []string{"live"}
+		base.KeyEnvironment = "live"
 		base.LogRetentionDays = 365
 		base.ArchiveRetentionDays = 0
 		base.ThrottleRate = 200
@@ -109,12 +125,18 @@ func Load(env string, context func(key string) (string, bool)) (EnvConfig, error
 	str("mlflowUpstreamAuth", &c.MLflowUpstreamAuth)
 	str("authSource", &c.AuthSource)
 	str("authServiceUrl", &c.AuthServiceURL)
+	str("authServiceId", &c.AuthServiceID)
+	str("keyEnvironment", &c.KeyEnvironment)
 	str("alarmEmail", &c.AlarmEmail)
 	str("webhookUrl", &c.WebhookURL)
 	if v, ok := context("allowedKeyPrefixes"); ok {
 		c.AllowedKeyPrefixes = strings.Split(v, ",")
 	}
+	if v, ok := context("adminEmails"); ok && v != "" {
+		c.AdminEmails = strings.Split(v, ",")
+	}
 	num("authCacheTtl", &c.AuthCacheTTLSeconds)
+	num("authStaleGrace", &c.AuthStaleGraceSeconds)
 	num("authorizerCacheTtl", &c.AuthorizerCacheTTLSeconds)
 	num("logRetentionDays", &c.LogRetentionDays)
 	num("archiveRetentionDays", &c.ArchiveRetentionDays)
@@ -149,6 +171,12 @@ func (c EnvConfig) Validate() error {
 		if !slices.Contains([]string{"live", "test", "dev"}, p) {
 			errs = append(errs, fmt.Sprintf("allowedKeyPrefixes: %q is not one of live, test, dev", p))
 		}
+	}
+	if !slices.Contains(c.AllowedKeyPrefixes, c.KeyEnvironment) {
+		errs = append(errs, fmt.Sprintf("keyEnvironment %q must be one of the allowed key prefixes %v", c.KeyEnvironment, c.AllowedKeyPrefixes))
+	}
+	if c.AuthCacheTTLSeconds < 1 {
+		errs = append(errs, "authCacheTtl must be at least 1 second")
 	}
 	if c.AuthorizerCacheTTLSeconds > 3600 {
 		errs = append(errs, "authorizerCacheTtl must be at most 3600 seconds (API Gateway's limit)")

@@ -81,8 +81,9 @@ func newFunction(scope constructs.Construct, name string, p FunctionProps) *Func
 	})
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("X-Ray's PutTraceSegments/PutTelemetryRecords take no resource-level permissions (Resource *), " +
-			"and log streams are created at run time under this function's own log group only."),
+		Reason: jsii.String("X-Ray's PutTraceSegments/PutTelemetryRecords take no resource-level permissions (Resource *); " +
+			"log streams are created at run time under this function's own log group only; " +
+			"table grants include <table>/index/* so queries can use the table's own indexes."),
 	}}, jsii.Bool(true))
 	return &Function{Name: name, Lambda: fn, Role: role, LogGroup: logs}
 }

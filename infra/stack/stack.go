@@ -5,6 +5,7 @@ package stack
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -47,11 +48,25 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		s.Functions[name] = f
 		return f
 	}
-	health := fn("health", map[string]string{"MLFLOW_URL": props.Env.MLflowURL})
+	env := props.Env
+	health := fn("health", map[string]string{"MLFLOW_URL": env.MLflowURL})
+	authorizer := fn("authorizer", s.authorizerEnv(env))
+	keys := fn("keys", map[string]string{
+		"AUTH_SOURCE":          env.AuthSource,
+		"KEYS_TABLE":           *s.Data.Keys.TableName(),
+		"ADMIN_EMAILS":         strings.Join(env.AdminEmails, ","),
+		"AUTH_CACHE_TTL":       seconds(env.AuthCacheTTLSeconds),
+		"AUTHORIZER_CACHE_TTL": seconds(env.AuthorizerCacheTTLSeconds),
+		"KEY_ENVIRONMENT":      env.KeyEnvironment,
+	})
+	s.grantAuth(env, authorizer, keys)
 
-	s.API = newAPI(st, props.Env)
-	s.API.Route("health", "GET", health, false)
-	s.API.Route("health/mlflow", "GET", health, false)
+	s.API = newAPI(st, env, authorizer)
+	s.API.Route("health", "GET", health, public)
+	s.API.Route("health/mlflow", "GET", health, public)
+	s.API.Route("api/keys", "POST", keys, authorized)
+	s.API.Route("api/keys", "GET", keys, authorized)
+	s.API.Route("api/keys/{key_id}", "DELETE", keys, authorized)
 
 	newAlarms(st, props.Env, s.API, s.Functions)
 
@@ -62,6 +77,38 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	awscdk.NewCfnOutput(st, jsii.String("EventBusName"), &awscdk.CfnOutputProps{Value: s.Events.Bus.EventBusName()})
 	return s
 }
+
+// authorizerEnv is the authorizer's configuration (SPEC section 4).
+func (s *Stack) authorizerEnv(env EnvConfig) map[string]string {
+	e := map[string]string{
+		"AUTH_SOURCE":          env.AuthSource,
+		"ALLOWED_KEY_PREFIXES": strings.Join(env.AllowedKeyPrefixes, ","),
+		"AUTH_CACHE_TTL":       seconds(env.AuthCacheTTLSeconds),
+	}
+	if env.AuthSource == "external" {
+		e["AUTH_SERVICE_URL"] = env.AuthServiceURL
+		e["AUTH_SERVICE_ID"] = env.AuthServiceID
+		e["AUTH_STALE_GRACE"] = seconds(env.AuthStaleGraceSeconds)
+		e["VALIDATION_CACHE_TABLE"] = *s.Data.ValidationCache.TableName()
+	} else {
+		e["KEYS_TABLE"] = *s.Data.Keys.TableName()
+	}
+	return e
+}
+
+// grantAuth gives the authorizer read access to exactly the table its source needs, and the keys
+// function what its API does to the keys table — nothing else.
+func (s *Stack) grantAuth(env EnvConfig, authorizer, keys *Function) {
+	if env.AuthSource == "external" {
+		s.Data.ValidationCache.Grant(authorizer.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"))
+	} else {
+		s.Data.Keys.Grant(authorizer.Role, jsii.String("dynamodb:GetItem"))
+	}
+	s.Data.Keys.Grant(keys.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
+		jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"), jsii.String("dynamodb:Scan"))
+}
+
+func seconds(n int) string { return fmt.Sprintf("%ds", n) }
 
 // StackName is the CloudFormation stack name of an environment.
 func StackName(env string) string { return fmt.Sprintf("HokusaiRegistryGateway-%s", env) }

@@ -25,7 +25,7 @@ type synthesized struct {
 	warnings []string
 }
 
-var functionNames = []string{"health"}
+var functionNames = []string{"health", "authorizer", "keys"}
 
 func synth(t *testing.T, env string, overrides map[string]string) synthesized {
 	t.Helper()
@@ -234,8 +234,8 @@ func TestHealthRoutesArePublicLambdaProxies(t *testing.T) {
 	}
 	var gets, options int
 	for _, m := range s.resources("AWS::ApiGateway::Method") {
-		switch m["HttpMethod"] {
-		case "GET":
+		switch {
+		case m["HttpMethod"] == "GET" && fmtAny(m["ResourceId"]) != fmtAny(s.resourceID(t, "keys")):
 			gets++
 			if m["AuthorizationType"] != "NONE" {
 				t.Errorf("health GET has authorization %v", m["AuthorizationType"])
@@ -243,7 +243,7 @@ func TestHealthRoutesArePublicLambdaProxies(t *testing.T) {
 			if typ := m["Integration"].(map[string]any)["Type"]; typ != "AWS_PROXY" {
 				t.Errorf("health GET integration %v, want AWS_PROXY", typ)
 			}
-		case "OPTIONS":
+		case m["HttpMethod"] == "OPTIONS":
 			options++
 		}
 	}
@@ -255,30 +255,125 @@ func TestHealthRoutesArePublicLambdaProxies(t *testing.T) {
 	}
 }
 
-// The health function may write its own logs and traces and nothing else.
-func TestHealthRoleIsLeastPrivilege(t *testing.T) {
-	s := synth(t, "dev", nil)
-	var actions []string
+// resourceID returns the Ref of the API resource with the given path part.
+func (s synthesized) resourceID(t *testing.T, part string) map[string]any {
+	for id, r := range s.resources("AWS::ApiGateway::Resource") {
+		if r["PathPart"] == part {
+			return map[string]any{"Ref": id}
+		}
+	}
+	t.Fatalf("no resource %s", part)
+	return nil
+}
+
+// grants returns, for the role whose logical id starts with rolePrefix, each action with the
+// resources it is granted on.
+func (s synthesized) grants(rolePrefix string) map[string]string {
+	out := map[string]string{}
 	for _, p := range s.resources("AWS::IAM::Policy") {
-		roles := fmtAny(p["Roles"])
-		if !strings.Contains(roles, "HealthFunctionRole") {
+		if !strings.Contains(fmtAny(p["Roles"]), rolePrefix) {
 			continue
 		}
 		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
 			stmt := st.(map[string]any)
 			for _, a := range asList(stmt["Action"]) {
-				actions = append(actions, a)
-				if strings.HasPrefix(a, "logs:") && strings.Contains(fmtAny(stmt["Resource"]), `"*"`) {
-					t.Errorf("%s granted on every log group", a)
-				}
+				out[a] += fmtAny(stmt["Resource"])
 			}
 		}
 	}
-	slices.Sort(actions)
-	want := []string{"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments"}
-	if !slices.Equal(actions, want) {
-		t.Errorf("health role actions %v, want exactly %v", actions, want)
+	return out
+}
+
+var baseActions = []string{"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+
+// Each function may write its own logs and traces, and touch only the tables its job needs.
+func TestFunctionRolesAreLeastPrivilege(t *testing.T) {
+	external := map[string]string{"authSource": "external", "authServiceUrl": "https://auth.hokus.ai"}
+	for _, tc := range []struct {
+		name, role string
+		overrides  map[string]string
+		extra      []string
+		table      string // the only table the extra actions may reach
+	}{
+		{"health", "HealthFunctionRole", nil, nil, ""},
+		{"authorizer, dynamodb source", "AuthorizerFunctionRole", nil, []string{"dynamodb:GetItem"}, "DataKeys"},
+		{"authorizer, external source", "AuthorizerFunctionRole", external, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, "DataValidationCache"},
+		{"keys", "KeysFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}, "DataKeys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := synth(t, "dev", tc.overrides).grants(tc.role)
+			var actions []string
+			for a, res := range g {
+				actions = append(actions, a)
+				if strings.HasPrefix(a, "logs:") && strings.Contains(res, `"*"`) {
+					t.Errorf("%s granted on every log group", a)
+				}
+				if strings.HasPrefix(a, "dynamodb:") && (!strings.Contains(res, tc.table) || strings.Contains(res, `"*"`)) {
+					t.Errorf("%s granted on %s, want only %s", a, res, tc.table)
+				}
+			}
+			slices.Sort(actions)
+			want := append(append([]string{}, baseActions...), tc.extra...)
+			slices.Sort(want)
+			if !slices.Equal(actions, want) {
+				t.Errorf("actions %v, want exactly %v", actions, want)
+			}
+		})
 	}
+}
+
+func TestAuthorizer(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		overrides map[string]string
+		ttl       float64
+		source    any
+	}{
+		{"no gateway cache: every request reaches the authorizer, X-API-Key works", nil, 0, ""},
+		{"gateway cache: Authorization is the identity source", map[string]string{"authorizerCacheTtl": "300"}, 300, "method.request.header.Authorization"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := synth(t, "dev", tc.overrides)
+			auths := s.resources("AWS::ApiGateway::Authorizer")
+			if len(auths) != 1 {
+				t.Fatalf("%d authorizers", len(auths))
+			}
+			for _, a := range auths {
+				if a["Type"] != "REQUEST" || a["AuthorizerResultTtlInSeconds"] != tc.ttl || a["IdentitySource"] != tc.source {
+					t.Errorf("authorizer %v", a)
+				}
+			}
+			keysRoutes := 0
+			for _, m := range s.resources("AWS::ApiGateway::Method") {
+				if m["HttpMethod"] == "OPTIONS" || m["AuthorizationType"] == "NONE" {
+					continue
+				}
+				keysRoutes++
+				if m["AuthorizationType"] != "CUSTOM" || m["AuthorizerId"] == nil {
+					t.Errorf("method %v %v not behind the authorizer", m["HttpMethod"], m["ResourceId"])
+				}
+			}
+			if keysRoutes != 3 {
+				t.Errorf("%d authorized methods, want the 3 keys routes", keysRoutes)
+			}
+		})
+	}
+}
+
+func TestAuthorizerEnvironment(t *testing.T) {
+	s := synth(t, "prod", map[string]string{"authSource": "external", "authServiceUrl": "https://auth.hokus.ai"})
+	for _, fn := range s.resources("AWS::Lambda::Function") {
+		vars := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if vars["AUTH_SOURCE"] == nil || fn["Description"] != "Hokusai registry gateway: authorizer" {
+			continue
+		}
+		if vars["AUTH_SOURCE"] != "external" || vars["AUTH_SERVICE_URL"] != "https://auth.hokus.ai" ||
+			vars["ALLOWED_KEY_PREFIXES"] != "live" || vars["AUTH_STALE_GRACE"] != "300s" || vars["VALIDATION_CACHE_TABLE"] == nil {
+			t.Errorf("authorizer env %v", vars)
+		}
+		return
+	}
+	t.Fatal("no authorizer function")
 	for _, r := range s.resources("AWS::IAM::Role") {
 		if fmtAny(r["ManagedPolicyArns"]) != "null" && strings.Contains(fmtAny(r["AssumeRolePolicyDocument"]), "lambda.amazonaws.com") {
 			t.Errorf("a function role carries managed policies: %v", r["ManagedPolicyArns"])

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/jsii-runtime-go"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
@@ -22,23 +20,12 @@ import (
 // parser the harness uses.
 func deployedModel(t *testing.T, env string) *template.Model {
 	t.Helper()
-	cfg, err := stack.Load(env, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Asset and path metadata, as the CLI asks for: the harness finds binaries and names by them.
-	app := awscdk.NewApp(&awscdk.AppProps{
-		Outdir:  jsii.String(t.TempDir()),
-		Context: &map[string]any{"aws:cdk:enable-asset-metadata": true, "aws:cdk:enable-path-metadata": true},
-	})
-	stack.New(app, stack.StackName(env), stack.Props{Env: cfg, BuildDir: filepath.Join(root, ".local/build")})
-	asm := app.Synth(nil)
-	path := filepath.Join(*asm.Directory(), stack.StackName(env)+".template.json")
+	path := synthTemplate(t, env, nil)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := template.Parse(raw, *asm.Directory(), template.Options{StackName: stack.StackName(env), EndpointURL: "http://127.0.0.1:1"})
+	m, err := template.Parse(raw, filepath.Dir(path), template.Options{StackName: stack.StackName(env), EndpointURL: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatalf("parse the %s template: %v", env, err)
 	}

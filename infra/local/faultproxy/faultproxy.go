@@ -45,6 +45,7 @@ type Proxy struct {
 	mu     sync.Mutex
 	faults map[string]Fault
 	counts map[string]int
+	ops    map[string]int
 }
 
 // New returns a proxy to target, e.g. moto's URL.
@@ -61,6 +62,7 @@ func New(target *url.URL) *Proxy {
 		},
 		faults: map[string]Fault{},
 		counts: map[string]int{},
+		ops:    map[string]int{},
 	}
 }
 
@@ -93,11 +95,21 @@ func (p *Proxy) Counts() map[string]int {
 	return maps.Clone(p.counts)
 }
 
+// Operations returns how many requests the proxy has seen per JSON-protocol operation, keyed by
+// X-Amz-Target ("DynamoDB_20120810.GetItem"), so tests can count one caller's calls when several
+// functions share a service.
+func (p *Proxy) Operations() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.ops)
+}
+
 // ResetCounts sets all counts back to zero.
 func (p *Proxy) ResetCounts() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.counts)
+	clear(p.ops)
 }
 
 // ServeHTTP counts r, applies its service's fault and, unless the fault answers for it, forwards it.
@@ -105,6 +117,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	service := ServiceOf(r)
 	p.mu.Lock()
 	p.counts[service]++
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		p.ops[target]++
+	}
 	f := p.faults[service]
 	p.mu.Unlock()
 

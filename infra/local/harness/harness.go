@@ -43,8 +43,10 @@ type Options struct {
 	// VenvDir holds moto and MLflow (the project's .venv).
 	VenvDir string
 	// StateDir holds pid files, MLflow's database and logs; reused across runs.
-	StateDir   string
-	APIPort    int
+	StateDir string
+	APIPort  int
+	// LambdaPort serves Lambda's Invoke API for the stack's functions (aws lambda invoke, make key).
+	LambdaPort int
 	MLflowPort int
 	MotoPort   int
 	// Output receives function and server output; Log the harness's own lines.
@@ -60,7 +62,9 @@ type Options struct {
 
 // Harness is a running local stack.
 type Harness struct {
-	APIURL    string
+	APIURL string
+	// LambdaURL is the local Lambda Invoke API endpoint (--endpoint-url).
+	LambdaURL string
 	MLflowURL string
 	// MotoURL is moto itself; AWSEndpoint the fault proxy in front of it, which functions use.
 	MotoURL     string
@@ -73,15 +77,16 @@ type Harness struct {
 	// StartDuration is how long Start took.
 	StartDuration time.Duration
 
-	opts     Options
-	log      *slog.Logger
-	moto     *services.Moto
-	mlflow   *services.MLflow
-	faultSrv *faultproxy.Server
-	apiSrv   *http.Server
-	pools    map[string]*lambdart.Pool // by logical id
-	stopOnce sync.Once
-	cleanups []func() error
+	opts      Options
+	log       *slog.Logger
+	moto      *services.Moto
+	mlflow    *services.MLflow
+	faultSrv  *faultproxy.Server
+	apiSrv    *http.Server
+	lambdaSrv *http.Server
+	pools     map[string]*lambdart.Pool // by logical id
+	stopOnce  sync.Once
+	cleanups  []func() error
 }
 
 // Start brings the whole stack up. On error, everything started so far is stopped.
@@ -244,19 +249,32 @@ func (h *Harness) startAPI() error {
 		AccessLog:          prefixed(h.opts.Output, "access"),
 		IntegrationTimeout: h.opts.IntegrationTimeout,
 	})
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", h.opts.APIPort))
+	var err error
+	h.APIURL, h.apiSrv, err = h.serve(h.opts.APIPort, "LOCAL_API_PORT", h.Gateway)
 	if err != nil {
-		return fmt.Errorf("serve the API on port %d (set LOCAL_API_PORT to use another): %w", h.opts.APIPort, err)
+		return fmt.Errorf("serve the API: %w", err)
 	}
-	h.APIURL = "http://" + ln.Addr().String()
-	h.apiSrv = &http.Server{Handler: h.Gateway, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = h.apiSrv.Serve(ln) }()
+	h.LambdaURL, h.lambdaSrv, err = h.serve(h.opts.LambdaPort, "LOCAL_LAMBDA_PORT", h.invokeAPI())
+	if err != nil {
+		return fmt.Errorf("serve the Lambda invoke API: %w", err)
+	}
+	return nil
+}
+
+// serve runs handler on 127.0.0.1:port until Stop.
+func (h *Harness) serve(port int, variable string, handler http.Handler) (string, *http.Server, error) {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return "", nil, fmt.Errorf("port %d is taken (set %s to use another): %w", port, variable, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
 	h.cleanups = append(h.cleanups, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return h.apiSrv.Shutdown(ctx)
+		return srv.Shutdown(ctx)
 	})
-	return nil
+	return "http://" + ln.Addr().String(), srv, nil
 }
 
 // Invoke runs a function by logical id (the gateway's and the triggers' Invoker).
@@ -309,6 +327,7 @@ func (h *Harness) Banner(adminKey string) string {
 	w("Hokusai Registry Gateway — local stack ready in %s", h.StartDuration.Round(100*time.Millisecond))
 	w("")
 	w("  API          %s", h.APIURL)
+	w("  Lambda       %s   (aws lambda invoke --endpoint-url …)", h.LambdaURL)
 	w("  MLflow UI    %s", h.MLflowURL)
 	w("  AWS (moto)   %s   (functions reach it through the fault proxy %s)", h.MotoURL, h.AWSEndpoint)
 	w("               region %s, access key %s / secret %s", services.Region, services.AccessKeyID, services.SecretAccessKey)
@@ -334,10 +353,14 @@ func (h *Harness) Banner(adminKey string) string {
 	sort.Strings(fns)
 	w("  functions    %s", strings.Join(fns, ", "))
 	w("")
-	if adminKey != "" {
-		w("  admin key    %s   (shown once; mint more with `make key`)", adminKey)
-	} else {
-		w("  admin key    none yet: the key store and authorizer land with the API-keys work (issue 4)")
+	switch {
+	case adminKey != "":
+		w("  admin key    %s", adminKey)
+		w("               shown once; `make key` mints another")
+	case h.hasRoute("/api/keys"):
+		w("  admin key    none: the stack's keys come from the external auth service")
+	default:
+		w("  admin key    none: this stack has no key store")
 	}
 	w("")
 	w("Try it:")
