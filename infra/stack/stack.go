@@ -75,6 +75,10 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		Description: jsii.String("Base URL of the gateway; MLFLOW_TRACKING_URI is <this>api/mlflow"),
 	})
 	awscdk.NewCfnOutput(st, jsii.String("EventBusName"), &awscdk.CfnOutputProps{Value: s.Events.Bus.EventBusName()})
+	awscdk.NewCfnOutput(st, jsii.String("KeysFunctionName"), &awscdk.CfnOutputProps{
+		Value:       keys.Lambda.FunctionName(),
+		Description: jsii.String("Invoke with {\"bootstrap_admin\":{…}} and IAM credentials to mint the first admin key"),
+	})
 	return s
 }
 

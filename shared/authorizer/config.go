@@ -1,0 +1,111 @@
+package authorizer
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
+	"github.com/hokusai-protocol/registry-gateway/shared/config"
+)
+
+// Key sources (AUTH_SOURCE).
+const (
+	SourceDynamoDB = "dynamodb"
+	SourceExternal = "external"
+)
+
+// Config is the authorizer function's configuration.
+type Config struct {
+	config.Common
+	Source string `env:"AUTH_SOURCE" envDefault:"dynamodb"`
+	// KeysTable holds issued keys by digest (dynamodb source).
+	KeysTable string `env:"KEYS_TABLE"`
+	// ValidationCacheTable is shared by every container (external source).
+	ValidationCacheTable string        `env:"VALIDATION_CACHE_TABLE"`
+	ServiceURL           *url.URL      `env:"AUTH_SERVICE_URL"`
+	ServiceID            string        `env:"AUTH_SERVICE_ID" envDefault:"platform"`
+	ServiceTimeout       time.Duration `env:"AUTH_SERVICE_TIMEOUT" envDefault:"5s"`
+	// AllowedKeyPrefixes are the key environments accepted here (prod: live only).
+	AllowedKeyPrefixes []string `env:"ALLOWED_KEY_PREFIXES" envDefault:"live,test,dev" envSeparator:","`
+	// CacheTTL bounds how long a valid result is reused; NegativeCacheTTL an invalid one.
+	CacheTTL         time.Duration `env:"AUTH_CACHE_TTL" envDefault:"60s"`
+	NegativeCacheTTL time.Duration `env:"AUTH_NEGATIVE_CACHE_TTL" envDefault:"5s"`
+	// StaleGrace is how long past its expiry a valid result stands in for an unavailable auth
+	// service; 0 disables it.
+	StaleGrace      time.Duration `env:"AUTH_STALE_GRACE" envDefault:"5m"`
+	CacheMaxEntries int           `env:"AUTH_CACHE_MAX_ENTRIES" envDefault:"10000"`
+}
+
+// Validate checks the configuration as a whole, naming every offending variable at once, and
+// normalises ALLOWED_KEY_PREFIXES.
+func (c *Config) Validate() error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	switch c.Source {
+	case SourceDynamoDB:
+		if c.KeysTable == "" {
+			fail("KEYS_TABLE is required when AUTH_SOURCE=dynamodb")
+		}
+	case SourceExternal:
+		if c.ValidationCacheTable == "" {
+			fail("VALIDATION_CACHE_TABLE is required when AUTH_SOURCE=external")
+		}
+		if c.ServiceURL == nil {
+			fail("AUTH_SERVICE_URL is required when AUTH_SOURCE=external")
+		} else if err := config.HTTPURL("AUTH_SERVICE_URL", c.ServiceURL); err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		fail("AUTH_SOURCE must be %s or %s, got %q", SourceDynamoDB, SourceExternal, c.Source)
+	}
+	if strings.TrimSpace(c.ServiceID) == "" {
+		fail("AUTH_SERVICE_ID must not be empty")
+	}
+	if c.ServiceTimeout <= 0 {
+		fail("AUTH_SERVICE_TIMEOUT must be positive, got %s", c.ServiceTimeout)
+	}
+	if err := c.normalisePrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.CacheTTL <= 0 {
+		fail("AUTH_CACHE_TTL must be positive, got %s", c.CacheTTL)
+	}
+	if c.NegativeCacheTTL < 0 {
+		fail("AUTH_NEGATIVE_CACHE_TTL must not be negative, got %s", c.NegativeCacheTTL)
+	}
+	if c.StaleGrace < 0 {
+		fail("AUTH_STALE_GRACE must not be negative (0 disables it), got %s", c.StaleGrace)
+	}
+	if c.CacheMaxEntries <= 0 {
+		fail("AUTH_CACHE_MAX_ENTRIES must be positive, got %d", c.CacheMaxEntries)
+	}
+	return errors.Join(errs...)
+}
+
+// normalisePrefixes trims and lower-cases the list and rejects an unknown or empty one: a typo
+// here must not silently refuse every key in production.
+func (c *Config) normalisePrefixes() error {
+	var envs []string
+	for _, p := range c.AllowedKeyPrefixes {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if p == "" {
+			continue
+		}
+		if !slices.Contains(apikey.Environments, p) {
+			return fmt.Errorf("ALLOWED_KEY_PREFIXES: %q is not one of %s", p, strings.Join(apikey.Environments, ", "))
+		}
+		if !slices.Contains(envs, p) {
+			envs = append(envs, p)
+		}
+	}
+	if len(envs) == 0 {
+		return errors.New("ALLOWED_KEY_PREFIXES must name at least one of " + strings.Join(apikey.Environments, ", "))
+	}
+	c.AllowedKeyPrefixes = envs
+	return nil
+}
