@@ -70,6 +70,9 @@ func TestErrorExtraFieldsReachTheBody(t *testing.T) {
 func TestMuxAnswersMissesInJSON(t *testing.T) {
 	m := httpapi.NewMux()
 	m.HandleFunc("GET /things", func(w http.ResponseWriter, _ *http.Request) { httpapi.WriteJSON(w, 200, map[string]int{"n": 1}) })
+	m.HandleFunc("GET /things/{id}", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, 200, map[string]string{"id": r.PathValue("id")})
+	})
 	for _, tc := range []struct {
 		method, path string
 		status       int
@@ -77,6 +80,7 @@ func TestMuxAnswersMissesInJSON(t *testing.T) {
 		allow        string
 	}{
 		{"GET", "/things", 200, "", ""},
+		{"GET", "/things/42", 200, "", ""},
 		{"GET", "/nothing", 404, "NOT_FOUND", ""},
 		{"POST", "/things", 405, "METHOD_NOT_ALLOWED", "GET, HEAD"},
 	} {
@@ -84,6 +88,9 @@ func TestMuxAnswersMissesInJSON(t *testing.T) {
 		m.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
 		if rec.Code != tc.status {
 			t.Errorf("%s %s: status %d, want %d", tc.method, tc.path, rec.Code, tc.status)
+		}
+		if tc.path == "/things/42" && rec.Body.String() != `{"id":"42"}` {
+			t.Errorf("path value lost: %s", rec.Body)
 		}
 		if tc.code != "" {
 			var body map[string]any

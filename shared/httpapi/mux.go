@@ -14,7 +14,8 @@ func NewMux() *Mux { return &Mux{} }
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, pattern := m.Handler(r)
 	if pattern != "" {
-		h.ServeHTTP(w, r)
+		// ServeMux.ServeHTTP, not h: only it fills in r.PathValue.
+		m.ServeMux.ServeHTTP(w, r)
 		return
 	}
 	// No route matched: let ServeMux decide between 404 and 405 (and the Allow header), then

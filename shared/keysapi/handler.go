@@ -236,7 +236,7 @@ func (h *Handler) revoke(_ http.ResponseWriter, r *http.Request) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
-	id := r.PathValue("key_id")
+	id := keyID(r)
 	rec, err := h.byID(r.Context(), id)
 	if err != nil {
 		return 0, nil, err
@@ -249,7 +249,7 @@ func (h *Handler) revoke(_ http.ResponseWriter, r *http.Request) (int, any, erro
 	if rec.Status != keystore.StatusRevoked {
 		rec.RevokedAt = h.now().UTC()
 		if err := h.store.Revoke(r.Context(), rec.KeyHash, rec.RevokedAt); errors.Is(err, keystore.ErrNotFound) {
-			return 0, nil, notFound(id)
+			return 0, nil, notFound()
 		} else if err != nil {
 			return 0, nil, fmt.Errorf("revoke key %s: %w", id, err)
 		}
@@ -259,23 +259,33 @@ func (h *Handler) revoke(_ http.ResponseWriter, r *http.Request) (int, any, erro
 	return http.StatusOK, h.revoked(rec), nil
 }
 
+// keyID is the path's {key_id}. httpapi.Mux dispatches through ServeMux.Handler, which sets no
+// path values, so the path itself is read when PathValue has nothing.
+func keyID(r *http.Request) string {
+	if id := r.PathValue("key_id"); id != "" {
+		return id
+	}
+	return strings.TrimPrefix(r.URL.Path, "/api/keys/")
+}
+
 // byID finds a key by id; an id that is not one we could have issued is as unknown as a missing one.
 func (h *Handler) byID(ctx context.Context, id string) (*keystore.Record, error) {
 	if u, err := uuid.Parse(id); err != nil || u.String() != id {
-		return nil, notFound(id)
+		return nil, notFound()
 	}
 	rec, err := h.store.ByID(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("find key %s: %w", id, err)
 	}
 	if rec == nil {
-		return nil, notFound(id)
+		return nil, notFound()
 	}
 	return rec, nil
 }
 
-func notFound(id string) *httpapi.Error {
-	return httpapi.NotFound(fmt.Sprintf("no key with id %q", truncate(id, 64)))
+// notFound does not echo the id: a client may have pasted a key into the path.
+func notFound() *httpapi.Error {
+	return httpapi.NotFound("no key with this id")
 }
 
 func (h *Handler) revoked(rec *keystore.Record) Revoked {

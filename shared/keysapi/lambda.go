@@ -84,18 +84,19 @@ func (h *Handler) bootstrap(ctx context.Context, raw json.RawMessage, log *slog.
 		return Created{}, errors.New("bootstrap refused: " + errDisabled().Detail.(string))
 	}
 	var b BootstrapRequest
-	if err := decodeObject(raw, b.fields()); err != nil {
+	errs, err := decodeObject(raw, b.fields())
+	if err != nil {
 		return Created{}, fmt.Errorf("bootstrap_admin: %s", describe(err))
 	}
 	req := CreateRequest{UserID: b.UserID, Email: b.Email, Scopes: []string{"admin"}, Description: b.Description}
 	if req.Description == "" {
 		req.Description = bootstrapDescription
 	}
-	errs := req.validate()
+	rules := req.validate()
 	if b.UserID == "" {
-		errs = append(errs, httpapi.FieldError{Field: "user_id", Message: "is required"})
+		rules = append(rules, httpapi.FieldError{Field: "user_id", Message: "is required"})
 	}
-	if len(errs) > 0 {
+	if errs = merge(errs, rules); len(errs) > 0 {
 		return Created{}, fmt.Errorf("bootstrap_admin: %s", describe(httpapi.Validation(errs...)))
 	}
 	out, err := h.issue(ctx, req)

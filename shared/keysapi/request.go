@@ -16,6 +16,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 )
 
 // Limits on what a create request may carry.
@@ -23,15 +24,14 @@ const (
 	MaxBodyBytes     = 16 << 10
 	MaxDescription   = 500 // characters
 	MaxExpiresInDays = 3650
+	maxScopes        = 32 // entries as sent, duplicates included
+	maxUnknownShown  = 10 // unknown members named in a 422; the rest are counted
 	maxUserIDLength  = 128
 	maxEmailLength   = 254
 )
 
-// Scopes a key may be issued with (SPEC section 4), and those that make its holder an admin.
-var (
-	Scopes      = []string{"model:read", "mlflow:read", "model:write", "mlflow:write", "mlflow:access", "write", "full_access", "admin", "mlflow:admin", "registry:admin"}
-	AdminScopes = []string{"admin", "mlflow:admin", "registry:admin"}
-)
+// Scopes a key may be issued with (SPEC section 4).
+var Scopes = []string{"model:read", "mlflow:read", "model:write", "mlflow:write", "mlflow:access", "write", "full_access", "admin", "mlflow:admin", "registry:admin"}
 
 // CreateRequest is the body of POST /api/keys. Absent, null and "" all mean "the default".
 type CreateRequest struct {
@@ -69,14 +69,35 @@ func (req *CreateRequest) fields() []field {
 // 422 listing every offending field.
 func DecodeCreate(body []byte) (CreateRequest, error) {
 	var req CreateRequest
-	if err := decodeObject(body, req.fields()); err != nil {
+	errs, err := decodeObject(body, req.fields())
+	if err != nil {
 		return CreateRequest{}, err
 	}
-	req.Scopes = dedupe(req.Scopes)
-	if errs := req.validate(); len(errs) > 0 {
+	if errs = merge(errs, req.validate()); len(errs) > 0 {
 		return CreateRequest{}, httpapi.Validation(errs...)
 	}
+	req.Scopes = dedupe(req.Scopes)
 	return req, nil
+}
+
+// merge adds to decoding errors the rule violations of fields that decoded (a field of the wrong
+// type is not also reported as missing), keeping unknown members last.
+func merge(decoding, rules []httpapi.FieldError) []httpapi.FieldError {
+	failed := func(field string) bool {
+		base, _, _ := strings.Cut(field, "[")
+		return slices.ContainsFunc(decoding, func(fe httpapi.FieldError) bool { return fe.Field == base })
+	}
+	i := slices.IndexFunc(decoding, func(fe httpapi.FieldError) bool { return fe.Message == msgUnknown })
+	if i < 0 {
+		i = len(decoding)
+	}
+	out := slices.Clone(decoding[:i])
+	for _, fe := range rules {
+		if !failed(fe.Field) {
+			out = append(out, fe)
+		}
+	}
+	return append(out, decoding[i:]...)
 }
 
 // readBody reads at most MaxBodyBytes of r's body (413 beyond).
@@ -96,15 +117,18 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// decodeObject decodes body, which must be one JSON object, into fields. Member names match
+const msgUnknown = "unknown field"
+
+// decodeObject decodes body, which must be one JSON object, into fields, and returns a
+// FieldError for each member of the wrong type, then for each unknown member. Member names match
 // exactly (encoding/json alone would also take "Scopes" or "USER_ID"), and each member is decoded
-// on its own so that every wrong type and unknown member is reported, not just the first.
-func decodeObject(body []byte, fields []field) error {
+// on its own so that every problem is reported, not just the first. err is a body that is not a
+// JSON object at all.
+func decodeObject(body []byte, fields []field) (errs []httpapi.FieldError, err error) {
 	members, err := members(body)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var errs []httpapi.FieldError
 	for _, f := range fields {
 		raw, ok := members[f.name]
 		if !ok {
@@ -115,13 +139,15 @@ func decodeObject(body []byte, fields []field) error {
 		}
 		delete(members, f.name)
 	}
-	for _, name := range slices.Sorted(maps.Keys(members)) {
-		errs = append(errs, httpapi.FieldError{Field: name, Message: "unknown field"})
+	unknown := slices.Sorted(maps.Keys(members))
+	for _, name := range unknown[:min(len(unknown), maxUnknownShown)] {
+		// A member named with a pasted key must not come back verbatim.
+		errs = append(errs, httpapi.FieldError{Field: logging.Redacted(truncate(name, 64)), Message: msgUnknown})
 	}
-	if len(errs) > 0 {
-		return httpapi.Validation(errs...)
+	if n := len(unknown) - maxUnknownShown; n > 0 {
+		errs = append(errs, httpapi.FieldError{Field: "body", Message: fmt.Sprintf("%d more unknown fields", n)})
 	}
-	return nil
+	return errs, nil
 }
 
 // members splits a JSON object into its members; anything that is not exactly one JSON value is
@@ -155,12 +181,17 @@ func (req *CreateRequest) validate() []httpapi.FieldError {
 	if msg := checkEmail(req.Email); msg != "" {
 		add("email", msg)
 	}
-	if len(req.Scopes) == 0 {
+	switch n := len(req.Scopes); {
+	case n == 0:
 		add("scopes", "is required: a non-empty list of "+strings.Join(Scopes, ", "))
+	case n > maxScopes:
+		add("scopes", fmt.Sprintf("must list at most %d scopes", maxScopes))
+		return errs // one error, not one per entry
 	}
 	for i, s := range req.Scopes {
 		if !slices.Contains(Scopes, s) {
-			add(fmt.Sprintf("scopes[%d]", i), fmt.Sprintf("unknown scope %q; known scopes: %s", truncate(s, 40), strings.Join(Scopes, ", ")))
+			// The value is not echoed: a pasted key would travel back in the response.
+			add(fmt.Sprintf("scopes[%d]", i), "unknown scope; known scopes: "+strings.Join(Scopes, ", "))
 		}
 	}
 	if msg := checkDescription(req.Description); msg != "" {
@@ -183,6 +214,9 @@ func checkUserID(id string) string {
 	if strings.ContainsFunc(id, func(r rune) bool { return !unicode.IsGraphic(r) || unicode.IsSpace(r) || r == utf8.RuneError }) {
 		return "must be printable, without spaces"
 	}
+	if holdsKey(id) {
+		return msgHoldsKey
+	}
 	return ""
 }
 
@@ -204,14 +238,25 @@ func checkDescription(d string) string {
 	if utf8.RuneCountInString(d) > MaxDescription {
 		return fmt.Sprintf("must be at most %d characters", MaxDescription)
 	}
+	if holdsKey(d) {
+		return msgHoldsKey
+	}
 	return ""
 }
 
+const msgHoldsKey = "must not contain an API key"
+
+// holdsKey reports a key-shaped substring: stored, it would be a key kept in plain text and shown
+// in every listing.
+func holdsKey(s string) bool { return logging.Redacted(s) != s }
+
 // dedupe drops repeated scopes, keeping the first of each.
 func dedupe(scopes []string) []string {
-	var out []string
+	seen := make(map[string]bool, len(scopes))
+	out := scopes[:0:0]
 	for _, s := range scopes {
-		if !slices.Contains(out, s) {
+		if !seen[s] {
+			seen[s] = true
 			out = append(out, s)
 		}
 	}
