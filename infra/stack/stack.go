@@ -58,6 +58,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		"AUTH_CACHE_TTL":       seconds(env.AuthCacheTTLSeconds),
 		"AUTHORIZER_CACHE_TTL": seconds(env.AuthorizerCacheTTLSeconds),
 		"KEY_ENVIRONMENT":      env.KeyEnvironment,
+		"ALLOWED_KEY_PREFIXES": strings.Join(env.AllowedKeyPrefixes, ","),
 	})
 	s.grantAuth(env, authorizer, keys)
 

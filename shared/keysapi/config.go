@@ -31,6 +31,9 @@ type Config struct {
 	AuthorizerCacheTTL TTL `env:"AUTHORIZER_CACHE_TTL" envDefault:"0"`
 	// KeyEnvironment is the env of keys created without one: live, test or dev.
 	KeyEnvironment string `env:"KEY_ENVIRONMENT" envDefault:"live"`
+	// AllowedKeyPrefixes are the environments the authorizer accepts here; a key of any other
+	// environment would be refused at once, so none is issued.
+	AllowedKeyPrefixes []string `env:"ALLOWED_KEY_PREFIXES" envDefault:"live,test,dev"`
 }
 
 // Validate rejects a configuration the handler cannot work with and tidies ADMIN_EMAILS.
@@ -41,6 +44,9 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains(apikey.Environments, c.KeyEnvironment) {
 		errs = append(errs, fmt.Errorf("KEY_ENVIRONMENT must be one of %s, got %q", strings.Join(apikey.Environments, ", "), c.KeyEnvironment))
+	}
+	if !slices.Contains(c.AllowedKeyPrefixes, c.KeyEnvironment) {
+		errs = append(errs, fmt.Errorf("KEY_ENVIRONMENT %q is not in ALLOWED_KEY_PREFIXES %v", c.KeyEnvironment, c.AllowedKeyPrefixes))
 	}
 	if c.AuthCacheTTL < 0 {
 		errs = append(errs, errors.New("AUTH_CACHE_TTL must not be negative"))

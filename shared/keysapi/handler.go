@@ -155,6 +155,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, any, erro
 	if req.UserID == "" {
 		req.UserID, req.Email = caller.UserID, cmp.Or(req.Email, caller.Email)
 	}
+	if req.Environment != "" && !slices.Contains(h.cfg.AllowedKeyPrefixes, req.Environment) {
+		return 0, nil, httpapi.Validation(httpapi.FieldError{Field: "environment",
+			Message: "this deployment accepts only " + strings.Join(h.cfg.AllowedKeyPrefixes, ", ") + " keys"})
+	}
 	out, err := h.issue(r.Context(), req)
 	if err != nil {
 		return 0, nil, err

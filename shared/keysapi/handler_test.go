@@ -420,3 +420,18 @@ func TestCreatedLogValueHidesKey(t *testing.T) {
 		t.Errorf("logged %s", logs)
 	}
 }
+
+// A deployment that accepts only live keys issues no other kind.
+func TestCreateRefusesEnvironmentsTheDeploymentRejects(t *testing.T) {
+	cfg := testConfig()
+	cfg.AllowedKeyPrefixes = []string{"live"}
+	store := newFakeStore()
+	w := call(t, newHandler(cfg, store), "POST", "/api/keys", `{"scopes":["model:read"],"environment":"test"}`, admin, nil)
+	if w.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	checkError(t, w.Body.Bytes(), "VALIDATION_ERROR", []string{"environment"})
+	if len(store.all()) != 0 {
+		t.Error("a key was stored")
+	}
+}

@@ -36,6 +36,7 @@ func testConfig() Config {
 	return Config{
 		KeysTable: "keys", AuthSource: SourceDynamoDB, AdminEmails: []string{"boss@example.com"},
 		AuthCacheTTL: TTL(60 * time.Second), AuthorizerCacheTTL: TTL(300 * time.Second), KeyEnvironment: "live",
+		AllowedKeyPrefixes: []string{"live", "test", "dev"},
 	}
 }
 
