@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net/textproto"
 	"slices"
 	"strings"
 )
@@ -133,9 +132,8 @@ func HeaderGetter(headers map[string]string) func(string) string {
 		if v, ok := headers[name]; ok {
 			return v
 		}
-		canon := textproto.CanonicalMIMEHeaderKey(name)
 		for k, v := range headers {
-			if textproto.CanonicalMIMEHeaderKey(k) == canon {
+			if strings.EqualFold(k, name) {
 				return v
 			}
 		}

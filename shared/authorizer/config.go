@@ -41,10 +41,10 @@ type Config struct {
 }
 
 // Validate checks the configuration as a whole, naming every offending variable at once, and
-// normalises ALLOWED_KEY_PREFIXES.
+// normalises ALLOWED_KEY_PREFIXES. config.Load calls it.
 func (c *Config) Validate() error {
-	var errs []error
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs []string
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 
 	switch c.Source {
 	case SourceDynamoDB:
@@ -58,7 +58,7 @@ func (c *Config) Validate() error {
 		if c.ServiceURL == nil {
 			fail("AUTH_SERVICE_URL is required when AUTH_SOURCE=external")
 		} else if err := config.HTTPURL("AUTH_SERVICE_URL", c.ServiceURL); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, err.Error())
 		}
 	default:
 		fail("AUTH_SOURCE must be %s or %s, got %q", SourceDynamoDB, SourceExternal, c.Source)
@@ -70,7 +70,7 @@ func (c *Config) Validate() error {
 		fail("AUTH_SERVICE_TIMEOUT must be positive, got %s", c.ServiceTimeout)
 	}
 	if err := c.normalisePrefixes(); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, err.Error())
 	}
 	if c.CacheTTL <= 0 {
 		fail("AUTH_CACHE_TTL must be positive, got %s", c.CacheTTL)
@@ -84,7 +84,11 @@ func (c *Config) Validate() error {
 	if c.CacheMaxEntries <= 0 {
 		fail("AUTH_CACHE_MAX_ENTRIES must be positive, got %d", c.CacheMaxEntries)
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		// One line, like config.Load's own message.
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
 }
 
 // normalisePrefixes trims and lower-cases the list and rejects an unknown or empty one: a typo

@@ -29,13 +29,15 @@ func NewKeysTable(client GetItemAPI, name string) *KeysTable {
 	return &KeysTable{client: client, name: name}
 }
 
-// Get returns the record stored under digest, or nil if there is none. An eventually consistent
-// read is enough: a key minted a second ago is rarely used within that second, and revocation
-// already waits out the caches.
+// Get returns the record stored under digest, or nil if there is none. The read is strongly
+// consistent: a key used right after it was minted (a CI job does exactly that) must not be
+// refused and then remembered as invalid for AUTH_NEGATIVE_CACHE_TTL. It costs half a read unit
+// more per miss, and misses are at most one per key per container per AUTH_CACHE_TTL.
 func (t *KeysTable) Get(ctx context.Context, digest string) (*keystore.Record, error) {
 	out, err := t.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(t.name),
-		Key:       map[string]types.AttributeValue{"key_hash": &types.AttributeValueMemberS{Value: digest}},
+		TableName:      aws.String(t.name),
+		Key:            map[string]types.AttributeValue{"key_hash": &types.AttributeValueMemberS{Value: digest}},
+		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keys table %s: get item: %w", t.name, err)

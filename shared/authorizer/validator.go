@@ -24,6 +24,9 @@ var (
 	ErrUnauthorized = errors.New("missing, invalid or revoked API key")
 	ErrRateLimited  = errors.New("key rate limited by the auth service")
 	ErrUnavailable  = errors.New("key source unavailable")
+
+	// errMalformed is built once: junk keys are what an attacker can send most cheaply.
+	errMalformed = fmt.Errorf("%w: %w", ErrUnauthorized, apikey.ErrMalformed)
 )
 
 // KeyStore finds an issued key by digest, returning nil, nil when there is none.
@@ -141,8 +144,8 @@ func (v *Validator) Stats() Stats {
 // ErrRateLimited or ErrUnavailable and never contain the key.
 func (v *Validator) Validate(ctx context.Context, key, clientIP string) (Decision, error) {
 	// The format check comes first so that junk costs no lookup and never enters a cache.
-	if err := apikey.Check(key, v.s.AllowedEnvs); err != nil {
-		return Decision{Via: ViaFormat}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	if apikey.Check(key, v.s.AllowedEnvs) != nil {
+		return Decision{Via: ViaFormat}, errMalformed
 	}
 	digest := apikey.Digest(key)
 	ref := digest[:12]
@@ -156,9 +159,7 @@ func (v *Validator) Validate(ctx context.Context, key, clientIP string) (Decisio
 	if err != nil {
 		return Decision{Via: via, KeyRef: ref}, err
 	}
-	if via != ViaStale { // a stand-in must not be refreshed, or the grace would never end
-		v.remember(digest, e, now)
-	}
+	v.remember(digest, e, now)
 	return decide(e, via, ref)
 }
 
@@ -170,6 +171,7 @@ func decide(e authcache.Entry, via Via, ref string) (Decision, error) {
 }
 
 // remember keeps e in memory no longer than this container's TTLs, whatever a shared entry says.
+// It never extends an expiry, so an outage stand-in stays what it is and the grace ends on time.
 func (v *Validator) remember(digest string, e authcache.Entry, now time.Time) {
 	ttl := v.s.TTL
 	if !e.Valid {
@@ -234,8 +236,9 @@ func (v *Validator) fromService(ctx context.Context, q query) (authcache.Entry, 
 	}
 	if standIn.WithinGrace(q.now, v.s.Grace) {
 		v.graceServed.Add(1)
+		// event is stable, for a CloudWatch metric filter and alarm across containers.
 		v.s.Log.Warn("auth service unavailable; honouring an expired validation within AUTH_STALE_GRACE",
-			"key_ref", q.digest[:12], "user_id", standIn.Principal.UserID,
+			"event", "auth.stale_grace_served", "key_ref", q.digest[:12], "user_id", standIn.Principal.UserID,
 			"expired_ago", q.now.Sub(standIn.ExpiresAt).String(), "error", err)
 		return standIn, ViaStale, nil
 	}

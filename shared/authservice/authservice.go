@@ -167,7 +167,7 @@ func text(raw json.RawMessage) string {
 	}
 	switch v := v.(type) {
 	case string:
-		return v
+		return strings.TrimSpace(v)
 	case json.Number:
 		return v.String()
 	}
