@@ -7,11 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -130,6 +128,9 @@ func TestExternalAuthService(t *testing.T) {
 		if err := ext.Stop(); err != nil {
 			t.Error(err)
 		}
+		if t.Failed() {
+			t.Logf("external stack output (tail):\n%s", tail(out.String(), 5000))
+		}
 	}()
 	get := func(key string, extra map[string]string) (*http.Response, map[string]any) {
 		headers := bearer(key)
@@ -190,9 +191,7 @@ func TestExternalAuthService(t *testing.T) {
 
 	t.Run("a new container finds the DynamoDB cache: one GetItem", func(t *testing.T) {
 		fn, pool := ext.Function("authorizer")
-		for _, pid := range processesOf(filepath.Join(fn.AssetDir, "bootstrap")) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+		killAll(t, filepath.Join(fn.AssetDir, "bootstrap"))
 		before := pool.Stats().ColdStarts
 		reset()
 		if _, body := get(good, nil); !allowed(body) {
@@ -266,5 +265,4 @@ func TestExternalAuthService(t *testing.T) {
 			t.Error("authorizer output not collected")
 		}
 	})
-	_ = os.Getpid
 }

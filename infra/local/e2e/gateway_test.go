@@ -143,19 +143,29 @@ func TestCrashedFunctionIsRestarted(t *testing.T) {
 		t.Fatal("no running health process found")
 	}
 	before := pool.Stats().ColdStarts
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(processesOf(filepath.Join(fn.AssetDir, "bootstrap"))) > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	killAll(t, filepath.Join(fn.AssetDir, "bootstrap"))
 	res, b := call(t, "GET", "/health", nil, nil)
 	if res.StatusCode != 200 {
 		t.Fatalf("after the crash: %d %s", res.StatusCode, b)
 	}
 	if after := pool.Stats().ColdStarts; after <= before {
 		t.Errorf("cold starts %d → %d: the crashed process was not replaced", before, after)
+	}
+}
+
+// killAll SIGKILLs every process running binary and waits until they are dead (as a crash
+// leaves them: not yet reaped by the harness).
+func killAll(t *testing.T, binary string) {
+	t.Helper()
+	for _, pid := range processesOf(binary) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(processesOf(binary)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s survived SIGKILL", binary)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
