@@ -1,0 +1,44 @@
+// Command mlflowproxy is the Lambda behind the MLflow mounts (/api/mlflow/*, /mlflow/*,
+// /api/2.0/mlflow*/*, /api/3.0/mlflow/*). Its route is a STREAM integration, so every response,
+// a 150 MB artifact download as much as a JSON error, goes through the streaming adapter.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/config"
+	"github.com/hokusai-protocol/registry-gateway/shared/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
+)
+
+func main() {
+	cfg, err := config.Load[mlflowproxy.Config](nil)
+	log := logging.New(os.Stdout, cfg.LogLevel, "mlflowproxy")
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	var secrets mlflowproxy.SecretsAPI
+	if cfg.UpstreamSecretARN != "" {
+		// LoadDefaultConfig honours AWS_ENDPOINT_URL, which points the local harness at moto.
+		aws, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			log.Error("load AWS configuration", "error", err)
+			os.Exit(1)
+		}
+		secrets = secretsmanager.NewFromConfig(aws)
+	}
+	creds, err := mlflowproxy.LoadCredentials(ctx, cfg, secrets)
+	if err != nil {
+		log.Error("MLflow upstream credentials", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(apigw.StreamingHandler(mlflowproxy.New(cfg, creds, log), log))
+}

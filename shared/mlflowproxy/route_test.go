@@ -1,0 +1,254 @@
+package mlflowproxy_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
+)
+
+func router(t testing.TB, base string, ajax bool) mlflowproxy.Router {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mlflowproxy.NewRouter(u, ajax)
+}
+
+func TestRouteMounts(t *testing.T) {
+	const base = "http://mlflow.internal:5000/base"
+	for _, tc := range []struct {
+		name          string
+		path, rawPath string
+		ajax          bool
+		want          string // upstream URL
+		service       mlflowproxy.Service
+		version       string
+		endpoint      string
+	}{
+		// MLFLOW_TRACKING_URI=https://<api>/api/mlflow: the client's own paths follow the mount.
+		{"tracking URI mount", "/api/mlflow/api/2.0/mlflow/experiments/get", "", false,
+			base + "/api/2.0/mlflow/experiments/get", mlflowproxy.ServiceTracking, "2.0", "experiments/get"},
+		{"short mount", "/mlflow/api/2.0/mlflow/runs/search", "", false,
+			base + "/api/2.0/mlflow/runs/search", mlflowproxy.ServiceTracking, "2.0", "runs/search"},
+		{"artifacts under the tracking URI", "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model.pkl", "", false,
+			base + "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model.pkl", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/1/abc/artifacts/model.pkl"},
+		{"multipart upload control call", "/api/mlflow/api/2.0/mlflow-artifacts/mpu/create/1/abc/artifacts/big.bin", "", false,
+			base + "/api/2.0/mlflow-artifacts/mpu/create/1/abc/artifacts/big.bin", mlflowproxy.ServiceArtifacts, "2.0", "mpu/create/1/abc/artifacts/big.bin"},
+		{"API 3.0", "/api/mlflow/api/3.0/mlflow/traces/search", "", false,
+			base + "/api/3.0/mlflow/traces/search", mlflowproxy.ServiceTracking, "3.0", "traces/search"},
+		{"server-info probe", "/api/mlflow/api/3.0/mlflow/server-info", "", false,
+			base + "/api/3.0/mlflow/server-info", mlflowproxy.ServiceTracking, "3.0", "server-info"},
+		{"version probe", "/api/mlflow/version", "", false,
+			base + "/version", mlflowproxy.ServiceVersion, "", "version"},
+		{"ajax-api called directly", "/api/mlflow/ajax-api/2.0/mlflow/experiments/search", "", false,
+			base + "/ajax-api/2.0/mlflow/experiments/search", mlflowproxy.ServiceTracking, "2.0", "experiments/search"},
+		// MLFLOW_TRACKING_URI=https://<api>: MLflow's own paths, kept whole.
+		{"bare host", "/api/2.0/mlflow/runs/create", "", false,
+			base + "/api/2.0/mlflow/runs/create", mlflowproxy.ServiceTracking, "2.0", "runs/create"},
+		{"bare host artifacts", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt", "", false,
+			base + "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/1/r/artifacts/a.txt"},
+		{"bare host 3.0", "/api/3.0/mlflow/logged-models/search", "", false,
+			base + "/api/3.0/mlflow/logged-models/search", mlflowproxy.ServiceTracking, "3.0", "logged-models/search"},
+		// MLFLOW_AJAX_API=true.
+		{"ajax rewrite", "/api/mlflow/api/2.0/mlflow/runs/get", "", true,
+			base + "/ajax-api/2.0/mlflow/runs/get", mlflowproxy.ServiceTracking, "2.0", "runs/get"},
+		{"ajax rewrite of artifacts", "/api/2.0/mlflow-artifacts/artifacts/x.txt", "", true,
+			base + "/ajax-api/2.0/mlflow-artifacts/artifacts/x.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/x.txt"},
+		{"ajax rewrite of 3.0", "/api/3.0/mlflow/traces/search", "", true,
+			base + "/ajax-api/3.0/mlflow/traces/search", mlflowproxy.ServiceTracking, "3.0", "traces/search"},
+		{"ajax leaves ajax alone", "/mlflow/ajax-api/2.0/mlflow/runs/get", "", true,
+			base + "/ajax-api/2.0/mlflow/runs/get", mlflowproxy.ServiceTracking, "2.0", "runs/get"},
+		{"ajax leaves version alone", "/mlflow/version", "", true,
+			base + "/version", mlflowproxy.ServiceVersion, "", "version"},
+		// Encodings: API Gateway's still-encoded path, net/http's decoded one, and RawPath.
+		{"encoded path (API Gateway)", "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/my%20file.txt", "", false,
+			base + "/api/2.0/mlflow-artifacts/artifacts/my%20file.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/my file.txt"},
+		{"decoded path (harness)", "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/my file.txt", "", false,
+			base + "/api/2.0/mlflow-artifacts/artifacts/my%20file.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/my file.txt"},
+		{"RawPath wins", "/api/2.0/mlflow-artifacts/artifacts/a+b?.txt", "/api/2.0/mlflow-artifacts/artifacts/a+b%3F.txt", false,
+			base + "/api/2.0/mlflow-artifacts/artifacts/a+b%3F.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/a+b?.txt"},
+		{"lone percent", "/api/2.0/mlflow-artifacts/artifacts/100%.txt", "", false,
+			base + "/api/2.0/mlflow-artifacts/artifacts/100%25.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/100%.txt"},
+		{"non-ASCII", "/api/2.0/mlflow-artifacts/artifacts/模型.txt", "", false,
+			base + "/api/2.0/mlflow-artifacts/artifacts/%E6%A8%A1%E5%9E%8B.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/模型.txt"},
+		{"dots inside a name are fine", "/api/2.0/mlflow-artifacts/artifacts/model..v2.tar.gz", "", false,
+			base + "/api/2.0/mlflow-artifacts/artifacts/model..v2.tar.gz", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/model..v2.tar.gz"},
+		{"trailing slash kept", "/api/2.0/mlflow-artifacts/artifacts/dir/", "", false,
+			base + "/api/2.0/mlflow-artifacts/artifacts/dir/", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/dir/"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			route, err := router(t, base, tc.ajax).Route(tc.path, tc.rawPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := route.URL.String(); got != tc.want {
+				t.Errorf("upstream %s\n            want %s", got, tc.want)
+			}
+			if route.Service != tc.service || route.Version != tc.version || route.Endpoint != tc.endpoint {
+				t.Errorf("route %v %q %q, want %v %q %q", route.Service, route.Version, route.Endpoint, tc.service, tc.version, tc.endpoint)
+			}
+		})
+	}
+}
+
+func TestRouteBaseURLForms(t *testing.T) {
+	for base, want := range map[string]string{
+		"http://m:5000":         "http://m:5000/api/2.0/mlflow/runs/get",
+		"http://m:5000/":        "http://m:5000/api/2.0/mlflow/runs/get",
+		"https://h/a/b/":        "https://h/a/b/api/2.0/mlflow/runs/get",
+		"https://h/with%20sp/x": "https://h/with%20sp/x/api/2.0/mlflow/runs/get",
+	} {
+		route, err := router(t, base, false).Route("/api/mlflow/api/2.0/mlflow/runs/get", "")
+		if err != nil || route.URL.String() != want {
+			t.Errorf("base %s: %v %v, want %s", base, route.URL, err, want)
+		}
+	}
+}
+
+// unsafePaths must all be refused as unsafe, whatever the mount.
+var unsafePaths = []struct{ name, path, rawPath string }{
+	{"dot-dot", "/api/mlflow/api/2.0/mlflow/../../admin", ""},
+	{"dot-dot under the bare mount", "/api/2.0/mlflow-artifacts/artifacts/../../../etc/passwd", ""},
+	{"dot segment", "/api/mlflow/./api/2.0/mlflow/runs/get", ""},
+	{"dot-dot last", "/api/2.0/mlflow/runs/..", ""},
+	{"encoded dot-dot", "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/%2e%2e/%2E%2E/secret", ""},
+	{"half-encoded dot-dot", "/api/2.0/mlflow-artifacts/artifacts/.%2e/x", ""},
+	{"encoded slash", "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/a%2F..%2F..%2Fb", ""},
+	{"encoded slash alone", "/api/2.0/mlflow/runs%2fget", ""},
+	{"double-encoded dot-dot", "/api/2.0/mlflow-artifacts/artifacts/%252e%252e/x", ""},
+	{"double-encoded slash", "/api/2.0/mlflow-artifacts/artifacts/a%252fb", ""},
+	{"triple-encoded dot-dot", "/api/2.0/mlflow-artifacts/artifacts/%25252e%25252e/x", ""},
+	{"encoding hidden behind a bad escape", "/api/2.0/mlflow-artifacts/artifacts/%%32%65%%32%65/x", ""},
+	{"backslash", `/api/mlflow/api/2.0/mlflow-artifacts/artifacts/..\..\x`, ""},
+	{"encoded backslash", "/api/2.0/mlflow-artifacts/artifacts/..%5c..%5Cx", ""},
+	{"protocol-relative", "/api/mlflow//evil.com/api/2.0/mlflow/runs/get", ""},
+	{"leading double slash", "//evil.com/api/2.0/mlflow/runs/get", ""},
+	{"absolute URL", "/api/mlflow/http://evil.com/x", ""},
+	{"absolute URL without slashes", "/api/mlflow/http:evil.com", ""},
+	{"encoded absolute URL", "/api/mlflow/https%3A%2F%2Fevil.com", ""},
+	{"scheme-like first segment", "/mlflow/javascript:alert(1)", ""},
+	{"NUL", "/api/2.0/mlflow-artifacts/artifacts/a\x00.txt", ""},
+	{"encoded NUL", "/api/2.0/mlflow-artifacts/artifacts/a%00.txt", ""},
+	{"control character", "/api/2.0/mlflow/runs/get\r\nX-Injected: 1", ""},
+	{"empty segment", "/api/2.0/mlflow//runs/get", ""},
+	{"relative path", "api/2.0/mlflow/runs/get", ""},
+	{"RawPath hides traversal", "/api/2.0/mlflow-artifacts/artifacts/a/b", "/api/2.0/mlflow-artifacts/artifacts/%2e%2e%2fb"},
+	{"RawPath disagrees with Path", "/api/2.0/mlflow/runs/get", "/api/2.0/mlflow/runs/delete"},
+}
+
+func TestRouteRefusesUnsafePaths(t *testing.T) {
+	for _, ajax := range []bool{false, true} {
+		for _, tc := range unsafePaths {
+			_, err := router(t, "http://m:5000/base", ajax).Route(tc.path, tc.rawPath)
+			if !errors.Is(err, mlflowproxy.ErrUnsafePath) {
+				t.Errorf("%s (%q): err %v, want ErrUnsafePath", tc.name, tc.path, err)
+			}
+		}
+	}
+}
+
+func TestRouteRefusesWhatIsNotMLflowsAPI(t *testing.T) {
+	for _, path := range []string{
+		"/api/mlflow/",                        // the UI
+		"/api/mlflow/static-files/app.js",     // the UI's assets
+		"/mlflow/graphql",                     // the UI's GraphQL
+		"/api/mlflow/health",                  // not part of the API
+		"/api/mlflow/api/2.0/mlflow",          // no endpoint
+		"/api/mlflow/api/2.0/mlflow/",         // no endpoint
+		"/api/mlflow/api/2.1/unity-catalog/x", // another service
+		"/api/mlflow/api/4.0/mlflow/traces/x", // Databricks only
+		"/api/mlflow/api/2.0/preview/mlflow/x",
+		"/api/mlflow/api/3.0/mlflow-artifacts/artifacts/x",
+		"/api/models/register", // another function's route
+		"/api/mlflowx/api/2.0/mlflow/runs/get",
+		"/api/2.0/mlflowx/runs/get",
+		"/api/mlflow/version/x",
+		"/",
+	} {
+		if _, err := router(t, "http://m", false).Route(path, ""); !errors.Is(err, mlflowproxy.ErrNotMLflowAPI) {
+			t.Errorf("%q: err %v, want ErrNotMLflowAPI", path, err)
+		}
+	}
+}
+
+// TestEveryClientEndpointMaps asks the installed MLflow for the REST endpoints its client calls
+// (the services' protobuf routes, the paths rest_store.py, http_artifact_repo.py and
+// server_info.py build by hand, and /version) and checks each maps, under the tracking-URI
+// mount and, where the gateway routes it, from the bare host.
+func TestEveryClientEndpointMaps(t *testing.T) {
+	python := filepath.Join(venvDir(), "bin", "python")
+	out, err := exec.Command(python, "-c", clientEndpoints).Output()
+	if err != nil {
+		t.Skipf("cannot list the client's endpoints with %s: %v", python, err)
+	}
+	rt := router(t, "https://mlflow.internal/base", false)
+	n := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		endpoint := sc.Text()
+		n++
+		route, err := rt.Route("/api/mlflow"+endpoint, "")
+		if err != nil {
+			t.Errorf("%s: %v", endpoint, err)
+			continue
+		}
+		if want := "https://mlflow.internal/base" + endpoint; route.URL.String() != want {
+			t.Errorf("%s maps to %s", endpoint, route.URL)
+		}
+		if strings.HasPrefix(endpoint, "/api/2.0/mlflow/") || strings.HasPrefix(endpoint, "/api/2.0/mlflow-artifacts/") || strings.HasPrefix(endpoint, "/api/3.0/mlflow/") {
+			if _, err := rt.Route(endpoint, ""); err != nil {
+				t.Errorf("bare host %s: %v", endpoint, err)
+			}
+		}
+	}
+	if n < 100 {
+		t.Errorf("only %d endpoints listed:\n%s", n, out)
+	}
+	t.Logf("%d client endpoints map", n)
+}
+
+// clientEndpoints prints one path per line, path parameters filled in.
+const clientEndpoints = `
+import re
+from mlflow.utils.rest_utils import extract_all_api_info_for_service, _REST_API_PATH_PREFIX, _V3_REST_API_PATH_PREFIX
+from mlflow.protos.service_pb2 import MlflowService
+from mlflow.protos.model_registry_pb2 import ModelRegistryService
+from mlflow.protos.mlflow_artifacts_pb2 import MlflowArtifactsService
+from mlflow.protos.webhooks_pb2 import WebhookService
+from mlflow.utils.server_info import SERVER_INFO_ENDPOINT, SERVER_FEATURES_ENDPOINT
+import mlflow.store.tracking.rest_store as rs
+from mlflow.store.artifact.mlflow_artifacts_repo import _ARTIFACTS_SERVICE_ROOT
+
+paths = set()
+def add(p):
+    paths.add(re.sub(r"{[^}]*}|<[^>]*>", "x", p))
+# The tracking store calls MlflowService under 2.0, and some of it (gateway, traces) under 3.0.
+for svc, prefixes in [(MlflowService, [_REST_API_PATH_PREFIX, _V3_REST_API_PATH_PREFIX]),
+                      (ModelRegistryService, [_REST_API_PATH_PREFIX]),
+                      (MlflowArtifactsService, [_REST_API_PATH_PREFIX]),
+                      (WebhookService, [_REST_API_PATH_PREFIX])]:
+    for prefix in prefixes:
+        for endpoints in extract_all_api_info_for_service(svc, prefix).values():
+            for path, _ in endpoints:
+                # A typo in MLflow's own proto (no leading slash) that neither client uses.
+                if "0mlflow/" not in path:
+                    add(path)
+for prefix in [rs._V3_TRACE_REST_API_PATH_PREFIX, rs._V3_ISSUES_REST_API_PATH_PREFIX,
+               rs._V3_LABEL_SCHEMAS_REST_API_PATH_PREFIX, rs._V3_REVIEW_QUEUES_REST_API_PATH_PREFIX]:
+    add(prefix + "/search")
+add(SERVER_INFO_ENDPOINT)
+add(SERVER_FEATURES_ENDPOINT)
+add(_ARTIFACTS_SERVICE_ROOT + "/1/abc/artifacts/model.pkl")
+for p in ["presigned", "mpu/create", "mpu/complete", "mpu/abort"]:
+    add("/api/2.0/mlflow-artifacts/" + p + "/1/abc/artifacts/model.pkl")
+add("/version")
+print("\n".join(sorted(paths)))
+`
