@@ -122,6 +122,9 @@ func newAPI(scope constructs.Construct, env EnvConfig, authorizer *Function) *AP
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLog),
 			AccessLogFormat:      awsapigateway.AccessLogFormat_Custom(jsii.String(format)),
 		},
+		// Every body travels base64 between API Gateway and Lambda: artifacts are binary whatever
+		// their Content-Type, and text decoded as UTF-8 would be corrupted.
+		BinaryMediaTypes: jsii.Strings("*/*"),
 		DefaultCorsPreflightOptions: &awsapigateway.CorsOptions{
 			AllowOrigins: awsapigateway.Cors_ALL_ORIGINS(),
 			AllowMethods: awsapigateway.Cors_ALL_METHODS(),
@@ -184,14 +187,38 @@ func (a *API) Route(path, method string, fn *Function, access Access) awsapigate
 	}
 	m := res.AddMethod(jsii.String(method), awsapigateway.NewLambdaIntegration(fn.Lambda, nil), opts)
 	if access == authorized {
-		cdknag.NagSuppressions_AddResourceSuppressions(m, &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-COG4"),
-			Reason: jsii.String("Callers authenticate with Hokusai API keys through the Lambda REQUEST authorizer, not Cognito."),
-		}}, jsii.Bool(false))
+		suppressCognito(m)
 	} else {
 		suppressPublic(m, "the health checks are public so load balancers and monitors can call them without a key")
 	}
 	return m
+}
+
+// Proxy routes every method on mount/{proxy+} to fn as a streamed Lambda proxy integration.
+func (a *API) Proxy(mount string, fn *Function) {
+	res := a.RestAPI.Root().ResourceForPath(jsii.String(mount + "/{proxy+}"))
+	m := res.AddMethod(jsii.String("ANY"), awsapigateway.NewLambdaIntegration(fn.Lambda, &awsapigateway.LambdaIntegrationOptions{
+		ResponseTransferMode: awsapigateway.ResponseTransferMode_STREAM,
+	}), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_CUSTOM, Authorizer: a.Authorizer})
+	suppressCognito(m)
+}
+
+func suppressCognito(m awsapigateway.Method) {
+	cdknag.NagSuppressions_AddResourceSuppressions(m, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-COG4"),
+		Reason: jsii.String("Callers authenticate with Hokusai API keys through the Lambda REQUEST authorizer, not Cognito."),
+	}}, jsii.Bool(false))
+}
+
+// PreflightAsText keeps CORS preflight working with binary media type */*: the MOCK
+// integration must treat the (empty) request as text to apply its template.
+func (a *API) PreflightAsText() {
+	for _, m := range *a.RestAPI.Methods() {
+		if *m.HttpMethod() == "OPTIONS" {
+			m.Node().DefaultChild().(awscdk.CfnResource).AddPropertyOverride(
+				jsii.String("Integration.ContentHandling"), jsii.String("CONVERT_TO_TEXT"))
+		}
+	}
 }
 
 func suppressPublic(m awsapigateway.Method, why string) {

@@ -19,6 +19,12 @@ type EnvConfig struct {
 	MLflowURL string
 	// MLflowUpstreamAuth is none, basic, bearer or forward (SPEC section 6).
 	MLflowUpstreamAuth string
+	// MLflowAjaxAPI calls MLflow's ajax-api/ paths (an MLflow served under a static prefix).
+	MLflowAjaxAPI bool
+	// MLflowServeArtifacts is false when MLflow does not proxy artifacts (artifact paths then 503).
+	MLflowServeArtifacts bool
+	// RegistryAdminOnly restricts every MLflow path to admins.
+	RegistryAdminOnly bool
 	// AuthSource is dynamodb (keys issued here) or external (a Hokusai auth service).
 	AuthSource     string
 	AuthServiceURL string
@@ -55,6 +61,7 @@ func Defaults(env string) (EnvConfig, error) {
 	base := EnvConfig{
 		Name:                      env,
 		MLflowUpstreamAuth:        "none",
+		MLflowServeArtifacts:      true,
 		AuthSource:                "dynamodb",
 		AllowedKeyPrefixes:        []string{"live", "test", "dev"},
 		AuthServiceID:             "platform",
@@ -129,6 +136,19 @@ func Load(env string, context func(key string) (string, bool)) (EnvConfig, error
 	str("keyEnvironment", &c.KeyEnvironment)
 	str("alarmEmail", &c.AlarmEmail)
 	str("webhookUrl", &c.WebhookURL)
+	boolean := func(key string, dst *bool) {
+		if v, ok := context(key); ok {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("context %s must be true or false, got %q", key, v))
+				return
+			}
+			*dst = b
+		}
+	}
+	boolean("mlflowAjaxApi", &c.MLflowAjaxAPI)
+	boolean("mlflowServeArtifacts", &c.MLflowServeArtifacts)
+	boolean("registryAdminOnly", &c.RegistryAdminOnly)
 	if v, ok := context("allowedKeyPrefixes"); ok {
 		c.AllowedKeyPrefixes = strings.Split(v, ",")
 	}

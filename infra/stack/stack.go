@@ -5,11 +5,14 @@ package stack
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // Props configures the stack.
@@ -61,6 +64,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		"ALLOWED_KEY_PREFIXES": strings.Join(env.AllowedKeyPrefixes, ","),
 	})
 	s.grantAuth(env, authorizer, keys)
+	proxy := s.mlflowProxy(st, env, props.BuildDir)
 
 	s.API = newAPI(st, env, authorizer)
 	s.API.Route("health", "GET", health, public)
@@ -68,6 +72,12 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s.API.Route("api/keys", "POST", keys, authorized)
 	s.API.Route("api/keys", "GET", keys, authorized)
 	s.API.Route("api/keys/{key_id}", "DELETE", keys, authorized)
+	// The stock MLflow client, whether its tracking URI is <api>/api/mlflow, <api>/mlflow or the
+	// bare <api> (SPEC section 6). Streamed, so downloads are not capped at 6 MB.
+	for _, mount := range MLflowMounts {
+		s.API.Proxy(mount, proxy)
+	}
+	s.API.PreflightAsText()
 
 	newAlarms(st, props.Env, s.API, s.Functions)
 
@@ -81,6 +91,46 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		Description: jsii.String("Invoke with {\"bootstrap_admin\":{…}} and IAM credentials to mint the first admin key"),
 	})
 	return s
+}
+
+// MLflowMounts are the API paths the MLflow proxy serves, each with a {proxy+} below it.
+var MLflowMounts = []string{"api/mlflow", "mlflow", "api/2.0/mlflow", "api/2.0/mlflow-artifacts", "api/3.0/mlflow"}
+
+// mlflowProxy is the function behind the MLflow mounts, with the upstream credentials secret its
+// auth mode needs.
+func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir string) *Function {
+	e := map[string]string{
+		"MLFLOW_URL":             env.MLflowURL,
+		"MLFLOW_UPSTREAM_AUTH":   env.MLflowUpstreamAuth,
+		"MLFLOW_TIMEOUT":         "25s",
+		"MLFLOW_AJAX_API":        strconv.FormatBool(env.MLflowAjaxAPI),
+		"MLFLOW_SERVE_ARTIFACTS": strconv.FormatBool(env.MLflowServeArtifacts),
+		"REGISTRY_ADMIN_ONLY":    strconv.FormatBool(env.RegistryAdminOnly),
+		"ADMIN_EMAILS":           strings.Join(env.AdminEmails, ","),
+	}
+	var secret awssecretsmanager.Secret
+	if env.MLflowUpstreamAuth == "basic" || env.MLflowUpstreamAuth == "bearer" {
+		// Operators put {"username","password"} or {"token"} here after the first deploy.
+		secret = awssecretsmanager.NewSecret(scope, jsii.String("MlflowUpstreamCredentials"), &awssecretsmanager.SecretProps{
+			Description: jsii.String("Credentials the MLflow proxy sends upstream (MLFLOW_UPSTREAM_AUTH=" + env.MLflowUpstreamAuth + ")"),
+		})
+		cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-SMG4"),
+			Reason: jsii.String("The MLflow server's credentials are issued by that server; rotation happens there and is copied in by its operators."),
+		}}, jsii.Bool(false))
+		e["MLFLOW_UPSTREAM_SECRET_ARN"] = *secret.SecretArn()
+	}
+	f := newFunction(scope, "mlflowproxy", FunctionProps{
+		Env: env, AssetPath: filepath.Join(buildDir, "mlflowproxy"), Environ: e, Memory: 512,
+		// The gateway's 29 s bounds the wait for the first byte; a streamed download may then run
+		// for as long as API Gateway streams (15 minutes).
+		Timeout: awscdk.Duration_Minutes(jsii.Number(15)),
+	})
+	s.Functions["mlflowproxy"] = f
+	if secret != nil {
+		secret.GrantRead(f.Role, nil)
+	}
+	return f
 }
 
 // authorizerEnv is the authorizer's configuration (SPEC section 4).

@@ -25,7 +25,7 @@ type synthesized struct {
 	warnings []string
 }
 
-var functionNames = []string{"health", "authorizer", "keys"}
+var functionNames = []string{"health", "authorizer", "keys", "mlflowproxy"}
 
 func synth(t *testing.T, env string, overrides map[string]string) synthesized {
 	t.Helper()
@@ -107,8 +107,64 @@ func TestFunctionsAreArmProvidedAL2023WithTracing(t *testing.T) {
 		"Handler":       "bootstrap",
 		"TracingConfig": map[string]any{"Mode": "Active"},
 		"LoggingConfig": assertions.Match_ObjectLike(&map[string]any{"LogFormat": "JSON"}),
-		"Timeout":       29,
 	})
+	// A function never outlives the gateway's 29 s, except the MLflow proxy's streamed downloads.
+	for _, f := range fns {
+		want := 29.0
+		if f["Description"] == "Hokusai registry gateway: mlflowproxy" {
+			want = 900
+		}
+		if f["Timeout"] != want {
+			t.Errorf("%v: timeout %v, want %v", f["Description"], f["Timeout"], want)
+		}
+	}
+}
+
+func TestMLflowProxyRoutes(t *testing.T) {
+	s := synth(t, "dev", nil)
+	parts := map[string]string{} // logical id → full path
+	resources := s.resources("AWS::ApiGateway::Resource")
+	var path func(id string) string
+	path = func(id string) string {
+		r := resources[id]
+		parent, ok := r["ParentId"].(map[string]any)["Ref"].(string)
+		if !ok {
+			return r["PathPart"].(string)
+		}
+		return path(parent) + "/" + r["PathPart"].(string)
+	}
+	for id := range resources {
+		parts[id] = path(id)
+	}
+	var mounts []string
+	for _, m := range s.resources("AWS::ApiGateway::Method") {
+		ref, _ := m["ResourceId"].(map[string]any)["Ref"].(string)
+		if !strings.HasSuffix(parts[ref], "{proxy+}") || m["HttpMethod"] != "ANY" {
+			continue
+		}
+		mounts = append(mounts, strings.TrimSuffix(parts[ref], "/{proxy+}"))
+		integ := m["Integration"].(map[string]any)
+		if m["AuthorizationType"] != "CUSTOM" || integ["ResponseTransferMode"] != "STREAM" || integ["Type"] != "AWS_PROXY" ||
+			!strings.Contains(fmtAny(integ["Uri"]), "response-streaming-invocations") {
+			t.Errorf("%s: %v", parts[ref], m)
+		}
+	}
+	slices.Sort(mounts)
+	want := append([]string{}, stack.MLflowMounts...)
+	slices.Sort(want)
+	if !slices.Equal(mounts, want) {
+		t.Errorf("mounts %v, want %v", mounts, want)
+	}
+	for _, m := range s.resources("AWS::ApiGateway::Method") {
+		if m["HttpMethod"] == "OPTIONS" && m["Integration"].(map[string]any)["ContentHandling"] != "CONVERT_TO_TEXT" {
+			t.Errorf("preflight without CONVERT_TO_TEXT breaks under */* binary media types: %v", m["ResourceId"])
+		}
+	}
+	for _, api := range s.resources("AWS::ApiGateway::RestApi") {
+		if fmtAny(api["BinaryMediaTypes"]) != `["*/*"]` {
+			t.Errorf("binary media types %v", api["BinaryMediaTypes"])
+		}
+	}
 }
 
 func TestTablesAreOnDemandEncryptedWithPITR(t *testing.T) {
@@ -299,6 +355,9 @@ func TestFunctionRolesAreLeastPrivilege(t *testing.T) {
 		{"authorizer, dynamodb source", "AuthorizerFunctionRole", nil, []string{"dynamodb:GetItem"}, "DataKeys"},
 		{"authorizer, external source", "AuthorizerFunctionRole", external, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, "DataValidationCache"},
 		{"keys", "KeysFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}, "DataKeys"},
+		{"mlflow proxy", "MlflowproxyFunctionRole", nil, nil, ""},
+		{"mlflow proxy with upstream credentials", "MlflowproxyFunctionRole", map[string]string{"mlflowUpstreamAuth": "bearer"},
+			[]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, "MlflowUpstreamCredentials"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := synth(t, "dev", tc.overrides).grants(tc.role)
@@ -308,7 +367,7 @@ func TestFunctionRolesAreLeastPrivilege(t *testing.T) {
 				if strings.HasPrefix(a, "logs:") && strings.Contains(res, `"*"`) {
 					t.Errorf("%s granted on every log group", a)
 				}
-				if strings.HasPrefix(a, "dynamodb:") && (!strings.Contains(res, tc.table) || strings.Contains(res, `"*"`)) {
+				if (strings.HasPrefix(a, "dynamodb:") || strings.HasPrefix(a, "secretsmanager:")) && (!strings.Contains(res, tc.table) || strings.Contains(res, `"*"`)) {
 					t.Errorf("%s granted on %s, want only %s", a, res, tc.table)
 				}
 			}
@@ -353,8 +412,8 @@ func TestAuthorizer(t *testing.T) {
 					t.Errorf("method %v %v not behind the authorizer", m["HttpMethod"], m["ResourceId"])
 				}
 			}
-			if keysRoutes != 3 {
-				t.Errorf("%d authorized methods, want the 3 keys routes", keysRoutes)
+			if keysRoutes != 3+len(stack.MLflowMounts) {
+				t.Errorf("%d authorized methods, want the 3 keys routes and the MLflow mounts", keysRoutes)
 			}
 		})
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
 )

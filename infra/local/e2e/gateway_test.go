@@ -67,7 +67,7 @@ func TestHealth(t *testing.T) {
 func TestHealthMLflowProbesTheRealServer(t *testing.T) {
 	res, b := call(t, "GET", "/health/mlflow", nil, nil)
 	body := jsonBody(t, b)
-	if res.StatusCode != 200 || body["status"] != "ok" || body["mlflow_url"] != h.MLflowURL {
+	if res.StatusCode != 200 || body["status"] != "ok" || body["mlflow_url"] != h.MLflowUpstream {
 		t.Fatalf("%d %s", res.StatusCode, b)
 	}
 	if _, ok := body["latency_ms"].(float64); !ok {

@@ -46,6 +46,26 @@ type Proxy struct {
 	faults map[string]Fault
 	counts map[string]int
 	ops    map[string]int
+
+	// service, when set, names every request's service (a non-AWS upstream such as MLflow).
+	service string
+	observe func(*http.Request)
+}
+
+// NewService returns a proxy to a non-AWS upstream whose requests all count as service; its
+// Operations are keyed "METHOD /path".
+func NewService(target *url.URL, service string) *Proxy {
+	p := New(target)
+	p.service = service
+	return p
+}
+
+// Observe calls fn with each request before it is forwarded (tests inspect what reached the
+// upstream). fn must not keep or modify the request.
+func (p *Proxy) Observe(fn func(*http.Request)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.observe = fn
 }
 
 // New returns a proxy to target, e.g. moto's URL.
@@ -114,14 +134,23 @@ func (p *Proxy) ResetCounts() {
 
 // ServeHTTP counts r, applies its service's fault and, unless the fault answers for it, forwards it.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	service := ServiceOf(r)
+	service := p.service
+	if service == "" {
+		service = ServiceOf(r)
+	}
 	p.mu.Lock()
 	p.counts[service]++
 	if target := r.Header.Get("X-Amz-Target"); target != "" {
 		p.ops[target]++
+	} else if p.service != "" {
+		p.ops[r.Method+" "+r.URL.Path]++
 	}
 	f := p.faults[service]
+	observe := p.observe
 	p.mu.Unlock()
+	if observe != nil {
+		observe(r)
+	}
 
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)

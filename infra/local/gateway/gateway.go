@@ -305,12 +305,8 @@ func (g *Gateway) serveBuffered(w *statusWriter, r *http.Request, rt *template.R
 	res, err := g.inv.Invoke(ctx, rt.Integration.Function, payload)
 	g.logColdStart(rt, res)
 	if gerr := g.invokeFailure(ctx, rt, res, err); gerr != nil {
-		if gerr.Type == "" { // Lambda refused the payload itself: API Gateway relays a bare 413
-			w.errTyp = "INTEGRATION_FAILURE"
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("x-amzn-ErrorType", "BadRequestException")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			_, _ = w.Write([]byte(`{"message": "Request Too Long"}`))
+		if gerr.Type == "" {
+			writePayloadTooLarge(w)
 			return
 		}
 		fail(*gerr)
@@ -352,6 +348,16 @@ func (g *Gateway) logColdStart(rt *template.Route, res *lambdart.Result) {
 	}
 }
 
+// writePayloadTooLarge answers an event Lambda refused as over its 6 MB invocation payload the
+// way API Gateway relays it: a bare 413, not a gateway response.
+func writePayloadTooLarge(w *statusWriter) {
+	w.errTyp = "INTEGRATION_FAILURE"
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-amzn-ErrorType", "BadRequestException")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	_, _ = w.Write([]byte(`{"message": "Request Too Long"}`))
+}
+
 func (g *Gateway) timeout(rt *template.Route) time.Duration {
 	if rt.Integration.Timeout > 0 && rt.Integration.Timeout < g.opts.IntegrationTimeout {
 		return rt.Integration.Timeout
@@ -391,10 +397,11 @@ func (g *Gateway) serveStream(w *statusWriter, r *http.Request, rt *template.Rou
 	res, err := g.inv.InvokeStream(ctx, rt.Integration.Function, payload)
 	g.logColdStart(rt, res)
 	if gerr := g.invokeFailure(ctx, rt, res, err); gerr != nil {
-		if gerr.Type == "" {
-			gerr = &errRequestTooLarge
-		}
 		firstByte.Stop()
+		if gerr.Type == "" {
+			writePayloadTooLarge(w)
+			return
+		}
 		fail(*gerr)
 		return
 	}

@@ -250,6 +250,7 @@ func TestLimitsAndFailures(t *testing.T) {
 	}{
 		{"11 MB request answered by the gateway", "/health", big(11 << 20), 413, "error", "PAYLOAD_TOO_LARGE"},
 		{"7 MB request refused by Lambda", "/health", big(7 << 20), 413, "message", "Request Too Long"},
+		{"7 MB request to a streamed route, refused alike", "/stream/x", big(7 << 20), 413, "message", "Request Too Long"},
 		{"function error", "/fail", nil, 502, "message", "Internal server error"},
 		{"integration timeout", "/slow", nil, 504, "error", "TIMEOUT"},
 	} {

@@ -72,8 +72,12 @@ type Harness struct {
 	Model       *template.Model
 	Resources   *provision.Resources
 	Faults      *faultproxy.Proxy
-	Gateway     *gateway.Gateway
-	Triggers    *triggers.Runner
+	// MLflowFaults sits between the functions and MLflow: tests slow it, take it down, count the
+	// calls and see the headers that reached MLflow. MLflowUpstream is its URL, the functions' MLFLOW_URL.
+	MLflowFaults   *faultproxy.Proxy
+	MLflowUpstream string
+	Gateway        *gateway.Gateway
+	Triggers       *triggers.Runner
 	// StartDuration is how long Start took.
 	StartDuration time.Duration
 
@@ -120,7 +124,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	}
 	model, err := template.Load(opts.TemplatePath, template.Options{
 		EndpointURL:  h.AWSEndpoint,
-		EnvOverrides: map[string]string{"MLFLOW_URL": h.MLflowURL},
+		EnvOverrides: map[string]string{"MLFLOW_URL": h.MLflowUpstream},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read template: %w", err)
@@ -192,6 +196,18 @@ func (h *Harness) startServices(ctx context.Context) error {
 	}
 	h.mlflow, h.MLflowURL = mlflow, mlflow.URL
 	h.cleanups = append(h.cleanups, mlflow.Stop)
+
+	mlflowTarget, err := parseURL(mlflow.URL)
+	if err != nil {
+		return err
+	}
+	h.MLflowFaults = faultproxy.NewService(mlflowTarget, "mlflow")
+	mlflowSrv, err := h.MLflowFaults.Start("127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("start the MLflow fault proxy: %w", err)
+	}
+	h.MLflowUpstream = mlflowSrv.URL
+	h.cleanups = append(h.cleanups, mlflowSrv.Close)
 	return nil
 }
 
