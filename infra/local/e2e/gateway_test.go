@@ -219,3 +219,5 @@ func listTables(t *testing.T) []string {
 	}
 	return out.TableNames
 }
+
+func killPid(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
