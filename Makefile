@@ -81,8 +81,13 @@ fuzz: ## run every fuzz target for FUZZTIME (5s; FUZZTIME=5m for a longer run)
 	  done; \
 	done
 
-bench: deps ## print the benchmark figures
-	go test -run '^$$' -bench . -benchmem $(GO_PKGS)
+bench: deps ## print the benchmark figures: binary sizes, unit benchmarks, then the whole local stack
+	@echo "== binary sizes (linux/arm64, as deployed)"
+	@$(MAKE) --no-print-directory build
+	@echo "== in-process benchmarks (authorizer paths, MLflow proxy overhead and streaming memory)"
+	go test -run '^$$' -bench . -benchmem ./shared/... ./functions/...
+	@echo "== through the local stack (gateway + authorizer + functions + real MLflow)"
+	go test -run '^$$' -bench . -benchtime 20x ./infra/local/e2e/
 
 # --- local --------------------------------------------------------------------------------------------
 # The harness runs the functions for this machine's architecture, from a local synth of the
