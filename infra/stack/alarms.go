@@ -20,7 +20,7 @@ type Alarms struct {
 	scope constructs.Construct
 }
 
-func newAlarms(scope constructs.Construct, env EnvConfig, api *API, fns map[string]*Function) *Alarms {
+func newAlarms(scope constructs.Construct, env EnvConfig, api *API) *Alarms {
 	c := constructs.NewConstruct(scope, jsii.String("Alarms"))
 	topic := awssns.NewTopic(c, jsii.String("Topic"), &awssns.TopicProps{
 		DisplayName: jsii.String(fmt.Sprintf("Hokusai registry gateway alarms (%s)", env.Name)),
@@ -41,6 +41,12 @@ func newAlarms(scope constructs.Construct, env EnvConfig, api *API, fns map[stri
 	a.add("Api5xxRate", "More than 5% of API requests answered 5xx", api.RestAPI.MetricServerError(
 		&awscloudwatch.MetricOptions{Statistic: jsii.String("Average"), Period: five}), 0.05, 2, 3)
 
+	return a
+}
+
+// functions adds each function's error and throttle alarms; call it once every function exists.
+func (a *Alarms) functions(fns map[string]*Function) {
+	five := awscdk.Duration_Minutes(jsii.Number(5))
 	names := make([]string, 0, len(fns))
 	for n := range fns {
 		names = append(names, n)
@@ -54,11 +60,20 @@ func newAlarms(scope constructs.Construct, env EnvConfig, api *API, fns map[stri
 		a.add(id+"Throttles", fmt.Sprintf("The %s function was throttled", n),
 			fn.MetricThrottles(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: five}), 1, 1, 1)
 	}
-	return a
 }
 
-// add creates an alarm at or above threshold in `datapoints` of the last `periods` periods.
+// add creates an alarm at or above threshold in `datapoints` of the last `periods` periods;
+// missing data is fine.
 func (a *Alarms) add(id, description string, metric awscloudwatch.IMetric, threshold float64, datapoints, periods float64) awscloudwatch.Alarm {
+	return a.alarm(id, description, metric, threshold, datapoints, periods, awscloudwatch.TreatMissingData_NOT_BREACHING)
+}
+
+// addMissingBreaches is add for a metric that must always be reported: no data alarms too.
+func (a *Alarms) addMissingBreaches(id, description string, metric awscloudwatch.IMetric, threshold float64, datapoints, periods float64) awscloudwatch.Alarm {
+	return a.alarm(id, description, metric, threshold, datapoints, periods, awscloudwatch.TreatMissingData_BREACHING)
+}
+
+func (a *Alarms) alarm(id, description string, metric awscloudwatch.IMetric, threshold float64, datapoints, periods float64, missing awscloudwatch.TreatMissingData) awscloudwatch.Alarm {
 	alarm := awscloudwatch.NewAlarm(a.scope, jsii.String(id), &awscloudwatch.AlarmProps{
 		AlarmDescription:   jsii.String(description),
 		Metric:             metric,
@@ -66,7 +81,7 @@ func (a *Alarms) add(id, description string, metric awscloudwatch.IMetric, thres
 		EvaluationPeriods:  jsii.Number(periods),
 		DatapointsToAlarm:  jsii.Number(datapoints),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		TreatMissingData:   missing,
 	})
 	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(a.Topic))
 	return alarm

@@ -49,6 +49,11 @@ type EnvConfig struct {
 	ArchiveRetentionDays int
 	AlarmEmail           string
 	WebhookURL           string
+	// WebhookDetailTypes are the detail types delivered to WebhookURL (default both).
+	WebhookDetailTypes []string
+	// WebhookRetrySeconds is the pause before a failed delivery is retried (the queue's
+	// visibility timeout).
+	WebhookRetrySeconds int
 	// ThrottleRate and ThrottleBurst are the stage's default method throttling.
 	ThrottleRate  float64
 	ThrottleBurst float64
@@ -62,6 +67,8 @@ func Defaults(env string) (EnvConfig, error) {
 		Name:                      env,
 		MLflowUpstreamAuth:        "none",
 		MLflowServeArtifacts:      true,
+		WebhookDetailTypes:        []string{"model_registered", "model_ready_to_deploy"},
+		WebhookRetrySeconds:       60,
 		AuthSource:                "dynamodb",
 		AllowedKeyPrefixes:        []string{"live", "test", "dev"},
 		AuthServiceID:             "platform",
@@ -149,6 +156,9 @@ func Load(env string, context func(key string) (string, bool)) (EnvConfig, error
 	boolean("mlflowAjaxApi", &c.MLflowAjaxAPI)
 	boolean("mlflowServeArtifacts", &c.MLflowServeArtifacts)
 	boolean("registryAdminOnly", &c.RegistryAdminOnly)
+	if v, ok := context("webhookDetailTypes"); ok && v != "" {
+		c.WebhookDetailTypes = strings.Split(v, ",")
+	}
 	if v, ok := context("allowedKeyPrefixes"); ok {
 		c.AllowedKeyPrefixes = strings.Split(v, ",")
 	}
@@ -157,6 +167,7 @@ func Load(env string, context func(key string) (string, bool)) (EnvConfig, error
 	}
 	num("authCacheTtl", &c.AuthCacheTTLSeconds)
 	num("authStaleGrace", &c.AuthStaleGraceSeconds)
+	num("webhookRetrySeconds", &c.WebhookRetrySeconds)
 	num("authorizerCacheTtl", &c.AuthorizerCacheTTLSeconds)
 	num("logRetentionDays", &c.LogRetentionDays)
 	num("archiveRetentionDays", &c.ArchiveRetentionDays)
@@ -200,6 +211,14 @@ func (c EnvConfig) Validate() error {
 	}
 	if c.AuthorizerCacheTTLSeconds > 3600 {
 		errs = append(errs, "authorizerCacheTtl must be at most 3600 seconds (API Gateway's limit)")
+	}
+	if c.WebhookRetrySeconds < 1 || c.WebhookRetrySeconds > 43200 {
+		errs = append(errs, "webhookRetrySeconds must be between 1 and 43200 (SQS's visibility timeout range)")
+	}
+	for _, dt := range c.WebhookDetailTypes {
+		if dt != "model_registered" && dt != "model_ready_to_deploy" {
+			errs = append(errs, fmt.Sprintf("webhookDetailTypes: %q is not model_registered or model_ready_to_deploy", dt))
+		}
 	}
 	if c.WebhookURL != "" {
 		if u, err := url.Parse(c.WebhookURL); err != nil || u.Scheme != "https" && c.Name != "local" {

@@ -30,6 +30,9 @@ type Stack struct {
 	Events    *Events
 	Functions map[string]*Function
 	API       *API
+	Delivery  *Delivery
+	Alarms    *Alarms
+	buildDir  string
 }
 
 // New builds the stack for one environment.
@@ -38,7 +41,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	awscdk.Tags_Of(st).Add(jsii.String("project"), jsii.String("hokusai-registry-gateway"), nil)
 	awscdk.Tags_Of(st).Add(jsii.String("environment"), jsii.String(props.Env.Name), nil)
 
-	s := &Stack{Stack: st, Functions: map[string]*Function{}}
+	s := &Stack{Stack: st, Functions: map[string]*Function{}, buildDir: props.BuildDir}
 	s.Data = newData(st, props.Env)
 	s.Events = newEvents(st, props.Env)
 
@@ -65,6 +68,22 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	})
 	s.grantAuth(env, authorizer, keys)
 	proxy := s.mlflowProxy(st, env, props.BuildDir)
+	register := fn("register", map[string]string{
+		"MLFLOW_URL":          env.MLflowURL,
+		"MLFLOW_TIMEOUT":      "8s",
+		"REGISTRATIONS_TABLE": *s.Data.Registrations.TableName(),
+		"EVENT_BUS_NAME":      *s.Events.Bus.EventBusName(),
+		"ADMIN_EMAILS":        strings.Join(env.AdminEmails, ","),
+	})
+	outbox := fn("outbox", map[string]string{
+		"REGISTRATIONS_TABLE": *s.Data.Registrations.TableName(),
+		"EVENT_BUS_NAME":      *s.Events.Bus.EventBusName(),
+	})
+	s.Data.Registrations.Grant(register.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
+		jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"))
+	s.Data.Registrations.Grant(outbox.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"))
+	grantPutEvents(s.Events.Bus, register)
+	grantPutEvents(s.Events.Bus, outbox)
 
 	s.API = newAPI(st, env, authorizer)
 	s.API.Route("health", "GET", health, public)
@@ -77,9 +96,14 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	for _, mount := range MLflowMounts {
 		s.API.Proxy(mount, proxy)
 	}
+	s.API.Route("api/models/register", "POST", register, authorized)
+	s.API.Route("api/models/tokenized-registration-events", "POST", register, authorized)
+	s.API.Route("api/registrations/{registration_id}", "GET", register, authorized)
 	s.API.PreflightAsText()
 
-	newAlarms(st, props.Env, s.API, s.Functions)
+	s.Alarms = newAlarms(st, env, s.API)
+	s.Delivery = newDelivery(st, env, s, outbox, s.Alarms)
+	s.Alarms.functions(s.Functions)
 
 	awscdk.NewCfnOutput(st, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Value:       s.API.RestAPI.Url(),

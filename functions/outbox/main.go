@@ -1,0 +1,38 @@
+// Command outbox runs every minute (an EventBridge schedule) and re-publishes the registration
+// events that could not be published when the registration was made (SPEC section 7).
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/config"
+	"github.com/hokusai-protocol/registry-gateway/shared/eventpub"
+	"github.com/hokusai-protocol/registry-gateway/shared/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/outbox"
+	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
+)
+
+func main() {
+	cfg, err := config.Load[outbox.Config](nil)
+	log := logging.New(os.Stdout, cfg.LogLevel, "outbox")
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(1)
+	}
+	// LoadDefaultConfig honours AWS_ENDPOINT_URL, which points the local harness at moto.
+	aws, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	store := regstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable)
+	pub := eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
+	// The metric line goes to stdout beside the logs: CloudWatch Logs extracts it (EMF).
+	lambda.Start(outbox.New(cfg, store, pub, log, os.Stdout).Handle)
+}
