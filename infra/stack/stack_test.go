@@ -315,17 +315,6 @@ func TestHealthRoutesArePublicLambdaProxies(t *testing.T) {
 	}
 }
 
-// resourceID returns the Ref of the API resource with the given path part.
-func (s synthesized) resourceID(t *testing.T, part string) map[string]any {
-	for id, r := range s.resources("AWS::ApiGateway::Resource") {
-		if r["PathPart"] == part {
-			return map[string]any{"Ref": id}
-		}
-	}
-	t.Fatalf("no resource %s", part)
-	return nil
-}
-
 // grants returns, for the role whose logical id starts with rolePrefix, each action with the
 // resources it is granted on.
 func (s synthesized) grants(rolePrefix string) map[string]string {
