@@ -51,6 +51,8 @@ type EnvConfig struct {
 	WebhookURL           string
 	// WebhookDetailTypes are the detail types delivered to WebhookURL (default both).
 	WebhookDetailTypes []string
+	// OutboxBackoffSeconds is the outbox's first retry pause, doubled per failed attempt.
+	OutboxBackoffSeconds int
 	// WebhookRetrySeconds is the pause before a failed delivery is retried (the queue's
 	// visibility timeout).
 	WebhookRetrySeconds int
@@ -69,6 +71,7 @@ func Defaults(env string) (EnvConfig, error) {
 		MLflowServeArtifacts:      true,
 		WebhookDetailTypes:        []string{"model_registered", "model_ready_to_deploy"},
 		WebhookRetrySeconds:       60,
+		OutboxBackoffSeconds:      30,
 		AuthSource:                "dynamodb",
 		AllowedKeyPrefixes:        []string{"live", "test", "dev"},
 		AuthServiceID:             "platform",
@@ -84,8 +87,10 @@ func Defaults(env string) (EnvConfig, error) {
 	switch env {
 	case "local":
 		base.MLflowURL = "http://127.0.0.1:5000"
-		// Revocation should be visible within seconds on a laptop.
+		// Revocation should be visible within seconds on a laptop, and a recovered EventBridge
+		// caught up with as soon.
 		base.AuthCacheTTLSeconds = 5
+		base.OutboxBackoffSeconds = 2
 		base.LogRetentionDays = 1
 		base.ArchiveRetentionDays = 1
 	case "dev":
@@ -168,6 +173,7 @@ func Load(env string, context func(key string) (string, bool)) (EnvConfig, error
 	num("authCacheTtl", &c.AuthCacheTTLSeconds)
 	num("authStaleGrace", &c.AuthStaleGraceSeconds)
 	num("webhookRetrySeconds", &c.WebhookRetrySeconds)
+	num("outboxBackoffSeconds", &c.OutboxBackoffSeconds)
 	num("authorizerCacheTtl", &c.AuthorizerCacheTTLSeconds)
 	num("logRetentionDays", &c.LogRetentionDays)
 	num("archiveRetentionDays", &c.ArchiveRetentionDays)

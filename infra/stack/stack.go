@@ -78,6 +78,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	outbox := fn("outbox", map[string]string{
 		"REGISTRATIONS_TABLE": *s.Data.Registrations.TableName(),
 		"EVENT_BUS_NAME":      *s.Events.Bus.EventBusName(),
+		"OUTBOX_BASE_BACKOFF": seconds(env.OutboxBackoffSeconds),
 	})
 	s.Data.Registrations.Grant(register.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
 		jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"))
