@@ -58,7 +58,6 @@ func runClient(t *testing.T, scenario, trackingURI, key string, env ...string) c
 	return res
 }
 
-
 func writerAndReader(t *testing.T) (string, string) {
 	t.Helper()
 	admin := adminKey(t)
@@ -183,4 +182,3 @@ func TestSpoofedIdentityHeadersNeverReachMLflow(t *testing.T) {
 		t.Errorf("headers that reached MLflow: %v", hdr)
 	}
 }
-

@@ -1,0 +1,49 @@
+// Command register is the Lambda behind POST /api/models/register, POST
+// /api/models/tokenized-registration-events and GET /api/registrations/{registration_id}.
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/config"
+	"github.com/hokusai-protocol/registry-gateway/shared/eventpub"
+	"github.com/hokusai-protocol/registry-gateway/shared/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
+)
+
+func main() {
+	cfg, err := config.Load[registration.Config](nil)
+	log := logging.New(os.Stdout, cfg.LogLevel, "register")
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(1)
+	}
+	// LoadDefaultConfig honours AWS_ENDPOINT_URL, which points the clients at moto locally.
+	aws, err := awsconfig.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	timeout := time.Duration(cfg.MLflowTimeout)
+	deps := registration.Deps{
+		MLflow:        mlflow.New(cfg.MLflowURL, timeout, nil),
+		Store:         regstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable),
+		AdminEmails:   cfg.AdminEmails,
+		MLflowTimeout: timeout,
+	}
+	// Without a bus, every event is recorded pending and left to the outbox function.
+	if cfg.EventBusName != "" {
+		deps.Publisher = eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
+	}
+	lambda.Start(apigw.Handler(registration.New(deps), log))
+}

@@ -1,0 +1,149 @@
+package registration
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/principal"
+	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
+)
+
+// AnnouncementNamespace is the UUID namespace of the registration ids of announced versions:
+// registration_id = UUIDv5(AnnouncementNamespace, model_id), so a repeated announcement finds
+// its record (and re-publishes the same events). Fixed forever.
+var AnnouncementNamespace = uuid.MustParse("0b7c2f5e-9d41-5a63-8e27-4c1f0a9b3d52")
+
+// AnnouncementID is the registration id of the announcement of modelID.
+func AnnouncementID(modelID string) string {
+	return uuid.NewSHA1(AnnouncementNamespace, []byte(modelID)).String()
+}
+
+// EventEmitted is the answer to POST /api/models/tokenized-registration-events, as the Hokusai
+// SDK expects it.
+type EventEmitted struct {
+	Status       string  `json:"status"`
+	ModelID      string  `json:"model_id"`
+	ModelName    string  `json:"model_name"`
+	Version      string  `json:"version"`
+	EventEmitted bool    `json:"event_emitted"`
+	Detail       *string `json:"detail"`
+}
+
+// announce is POST /api/models/tokenized-registration-events: the client registered the version
+// in MLflow itself; the registry checks it exists, mirrors the metadata tags onto it and its run,
+// records the registration and emits its events. A repeat re-records and re-publishes the same
+// events under the same ids.
+func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	start := h.now()
+	caller, err := h.policy.Require(r, principal.Write)
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := DecodeEvent(body)
+	if err != nil {
+		return 0, nil, err
+	}
+	a := req.announcement()
+	if err := a.checkDetailSize(caller.UserID, caller.KeyID, req.ModelURI); err != nil {
+		return 0, nil, err
+	}
+	ctx := r.Context()
+	mctx, cancel := mlflowContext(ctx, start)
+	defer cancel()
+	mv, err := h.mlflow.GetModelVersion(mctx, req.ModelName, req.Version)
+	if err != nil {
+		return 0, nil, fromMLflow(err, notFound(CodeModelVersionNotFound,
+			fmt.Sprintf("MLflow has no version %s of model %q; register it first", req.Version, req.ModelName)))
+	}
+	runID := cmp.Or(req.RunID, mv.RunID)
+	if req.RunID != "" && mv.RunID != "" && req.RunID != mv.RunID {
+		return 0, nil, httpapi.Validation(httpapi.FieldError{Field: "mlflow_run_id",
+			Message: fmt.Sprintf("version %s of %q was registered from run %s, not this one", req.Version, req.ModelName, mv.RunID)})
+	}
+	if err := h.mirror(mctx, req.Metadata, mv, runID); err != nil {
+		return 0, nil, err
+	}
+	modelID := ModelID(req.ModelName, req.Version, req.TokenID)
+	rec, err := a.record(landing{
+		RegistrationID: AnnouncementID(modelID), Version: req.Version, RunID: runID,
+		ModelURI: cmp.Or(req.ModelURI, "models:/"+req.ModelName+"/"+req.Version),
+		At:       start, UserID: caller.UserID, KeyID: caller.KeyID,
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := h.store.Replace(ctx, rec); err != nil {
+		if !h.publishUnrecorded(ctx, start, rec) {
+			return 0, nil, httpapi.NewError(http.StatusBadGateway, CodeEventEmitFailed,
+				"Failed to emit model registration event").WithCause(err)
+		}
+	} else {
+		h.publish(ctx, start, &rec)
+	}
+	logging.FromContext(ctx).Info("registration announced", "registration_id", rec.RegistrationID, "model_id", modelID, "user_id", caller.UserID)
+	return http.StatusOK, EventEmitted{Status: "ok", ModelID: modelID, ModelName: req.ModelName, Version: req.Version, EventEmitted: true}, nil
+}
+
+// mirror sets the metadata tags on the version (one call per tag it lacks: MLflow has no batch
+// form) and on its run (one call), concurrently. A run deleted since is skipped.
+func (h *Handler) mirror(ctx context.Context, md Metadata, mv *mlflow.ModelVersion, runID string) error {
+	tags := md.Tags()
+	if len(tags) == 0 {
+		return nil
+	}
+	have := mlflow.TagMap(mv.Tags)
+	var calls []func() error
+	for _, t := range mlflow.Tags(tags, metadataTags) {
+		if v, ok := have[t.Key]; ok && v == t.Value {
+			continue
+		}
+		calls = append(calls, func() error {
+			return fromMLflow(h.mlflow.SetModelVersionTag(ctx, mv.Name, mv.Version, t), nil)
+		})
+	}
+	if runID != "" {
+		calls = append(calls, func() error {
+			err := h.mlflow.SetRunTags(ctx, runID, mlflow.Tags(tags, metadataTags))
+			if mlflow.Code(err) == mlflow.ResourceDoesNotExist {
+				logging.FromContext(ctx).Info("run of an announced version not found; its tags are not mirrored", "run_id", runID)
+				return nil
+			}
+			return fromMLflow(err, nil)
+		})
+	}
+	return parallel(calls...)
+}
+
+// publishUnrecorded is the last resort when the record could not be written: the events go out
+// directly, or the announcement fails (no event may be lost silently).
+func (h *Handler) publishUnrecorded(ctx context.Context, start time.Time, rec regstore.Registration) bool {
+	if h.publisher == nil {
+		return false
+	}
+	pending := pendingEvents(&rec)
+	pctx, cancel := context.WithDeadline(ctx, deadline(ctx, start).Add(-publishMargin))
+	defer cancel()
+	published, err := h.publisher.Publish(pctx, pending)
+	if err != nil {
+		logging.FromContext(ctx).Error("events neither recorded nor published", "registration_id", rec.RegistrationID, "cause", err)
+	}
+	for _, e := range pending {
+		if !slices.Contains(published, e.EventID) {
+			return false
+		}
+	}
+	return true
+}
