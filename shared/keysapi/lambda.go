@@ -13,6 +13,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/jsonbody"
 )
 
 // ErrUnknownEvent is an invocation that is neither an API Gateway request nor a bootstrap.
@@ -25,11 +26,11 @@ type BootstrapRequest struct {
 	Description string `json:"description"`
 }
 
-func (b *BootstrapRequest) fields() []field {
-	return []field{
-		{"user_id", &b.UserID, "a string"},
-		{"email", &b.Email, "a string"},
-		{"description", &b.Description, "a string"},
+func (b *BootstrapRequest) fields() []jsonbody.Field {
+	return []jsonbody.Field{
+		{Name: "user_id", Into: &b.UserID, Want: "a string"},
+		{Name: "email", Into: &b.Email, Want: "a string"},
+		{Name: "description", Into: &b.Description, Want: "a string"},
 	}
 }
 
@@ -84,7 +85,7 @@ func (h *Handler) bootstrap(ctx context.Context, raw json.RawMessage, log *slog.
 		return Created{}, errors.New("bootstrap refused: " + errDisabled().Detail.(string))
 	}
 	var b BootstrapRequest
-	errs, err := decodeObject(raw, b.fields())
+	errs, err := jsonbody.DecodeObject(raw, b.fields(), true)
 	if err != nil {
 		return Created{}, fmt.Errorf("bootstrap_admin: %s", describe(err))
 	}
@@ -96,7 +97,7 @@ func (h *Handler) bootstrap(ctx context.Context, raw json.RawMessage, log *slog.
 	if b.UserID == "" {
 		rules = append(rules, httpapi.FieldError{Field: "user_id", Message: "is required"})
 	}
-	if errs = merge(errs, rules); len(errs) > 0 {
+	if errs = jsonbody.Merge(errs, rules); len(errs) > 0 {
 		return Created{}, fmt.Errorf("bootstrap_admin: %s", describe(httpapi.Validation(errs...)))
 	}
 	out, err := h.issue(ctx, req)

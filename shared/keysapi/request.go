@@ -1,12 +1,7 @@
 package keysapi
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"net/http"
 	"net/mail"
 	"slices"
@@ -16,6 +11,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/jsonbody"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 )
 
@@ -25,7 +21,6 @@ const (
 	MaxDescription   = 500 // characters
 	MaxExpiresInDays = 3650
 	maxScopes        = 32 // entries as sent, duplicates included
-	maxUnknownShown  = 10 // unknown members named in a 422; the rest are counted
 	maxUserIDLength  = 128
 	maxEmailLength   = 254
 )
@@ -46,129 +41,36 @@ type CreateRequest struct {
 	Environment string `json:"environment"`
 }
 
-// field is one member of a JSON object body: where it goes and what the client is told when its
-// type is wrong.
-type field struct {
-	name string
-	into any
-	want string
-}
-
-func (req *CreateRequest) fields() []field {
-	return []field{
-		{"user_id", &req.UserID, "a string"},
-		{"email", &req.Email, "a string"},
-		{"scopes", &req.Scopes, "a list of strings"},
-		{"description", &req.Description, "a string"},
-		{"expires_in_days", &req.ExpiresInDays, "a whole number of days"},
-		{"environment", &req.Environment, "a string"},
+func (req *CreateRequest) fields() []jsonbody.Field {
+	return []jsonbody.Field{
+		{Name: "user_id", Into: &req.UserID, Want: "a string"},
+		{Name: "email", Into: &req.Email, Want: "a string"},
+		{Name: "scopes", Into: &req.Scopes, Want: "a list of strings"},
+		{Name: "description", Into: &req.Description, Want: "a string"},
+		{Name: "expires_in_days", Into: &req.ExpiresInDays, Want: "a whole number of days"},
+		{Name: "environment", Into: &req.Environment, Want: "a string"},
 	}
-}
-
-// DecodeCreate parses and validates a create body: a syntax error is a 400, anything else wrong a
-// 422 listing every offending field.
-func DecodeCreate(body []byte) (CreateRequest, error) {
-	var req CreateRequest
-	errs, err := decodeObject(body, req.fields())
-	if err != nil {
-		return CreateRequest{}, err
-	}
-	if errs = merge(errs, req.validate()); len(errs) > 0 {
-		return CreateRequest{}, httpapi.Validation(errs...)
-	}
-	req.Scopes = dedupe(req.Scopes)
-	return req, nil
-}
-
-// merge adds to decoding errors the rule violations of fields that decoded (a field of the wrong
-// type is not also reported as missing), keeping unknown members last.
-func merge(decoding, rules []httpapi.FieldError) []httpapi.FieldError {
-	failed := func(field string) bool {
-		base, _, _ := strings.Cut(field, "[")
-		return slices.ContainsFunc(decoding, func(fe httpapi.FieldError) bool { return fe.Field == base })
-	}
-	i := slices.IndexFunc(decoding, func(fe httpapi.FieldError) bool { return fe.Message == msgUnknown })
-	if i < 0 {
-		i = len(decoding)
-	}
-	out := slices.Clone(decoding[:i])
-	for _, fe := range rules {
-		if !failed(fe.Field) {
-			out = append(out, fe)
-		}
-	}
-	return append(out, decoding[i:]...)
 }
 
 // readBody reads at most MaxBodyBytes of r's body (413 beyond).
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	tooLarge := httpapi.TooLarge(fmt.Sprintf("the request body is limited to %d bytes; a key request needs far less", MaxBodyBytes))
-	if r.ContentLength > MaxBodyBytes {
-		return nil, tooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, tooLarge
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read request body: %w", err)
-	}
-	return body, nil
+	return jsonbody.Read(w, r, MaxBodyBytes,
+		httpapi.TooLarge(fmt.Sprintf("the request body is limited to %d bytes; a key request needs far less", MaxBodyBytes)))
 }
 
-const msgUnknown = "unknown field"
-
-// decodeObject decodes body, which must be one JSON object, into fields, and returns a
-// FieldError for each member of the wrong type, then for each unknown member. Member names match
-// exactly (encoding/json alone would also take "Scopes" or "USER_ID"), and each member is decoded
-// on its own so that every problem is reported, not just the first. err is a body that is not a
-// JSON object at all.
-func decodeObject(body []byte, fields []field) (errs []httpapi.FieldError, err error) {
-	members, err := members(body)
+// DecodeCreate parses and validates a create body: a syntax error is a 400, anything else wrong a
+// 422 listing every offending field. Unknown members are rejected.
+func DecodeCreate(body []byte) (CreateRequest, error) {
+	var req CreateRequest
+	errs, err := jsonbody.DecodeObject(body, req.fields(), true)
 	if err != nil {
-		return nil, err
+		return CreateRequest{}, err
 	}
-	for _, f := range fields {
-		raw, ok := members[f.name]
-		if !ok {
-			continue
-		}
-		if err := json.Unmarshal(raw, f.into); err != nil {
-			errs = append(errs, httpapi.FieldError{Field: f.name, Message: "must be " + f.want})
-		}
-		delete(members, f.name)
+	if errs = jsonbody.Merge(errs, req.validate()); len(errs) > 0 {
+		return CreateRequest{}, httpapi.Validation(errs...)
 	}
-	unknown := slices.Sorted(maps.Keys(members))
-	for _, name := range unknown[:min(len(unknown), maxUnknownShown)] {
-		// A member named with a pasted key must not come back verbatim.
-		errs = append(errs, httpapi.FieldError{Field: logging.Redacted(truncate(name, 64)), Message: msgUnknown})
-	}
-	if n := len(unknown) - maxUnknownShown; n > 0 {
-		errs = append(errs, httpapi.FieldError{Field: "body", Message: fmt.Sprintf("%d more unknown fields", n)})
-	}
-	return errs, nil
-}
-
-// members splits a JSON object into its members; anything that is not exactly one JSON value is
-// a 400, a value other than an object a 422.
-func members(body []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var v json.RawMessage
-	if err := dec.Decode(&v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, httpapi.BadRequest("the request body is empty; send a JSON object")
-		}
-		return nil, httpapi.BadRequest("the request body is not valid JSON").WithCause(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, httpapi.BadRequest("the request body has data after its JSON value")
-	}
-	var m map[string]json.RawMessage
-	if bytes.TrimSpace(v)[0] != '{' || json.Unmarshal(v, &m) != nil {
-		return nil, httpapi.Validation(httpapi.FieldError{Field: "body", Message: "must be a JSON object"})
-	}
-	return m, nil
+	req.Scopes = dedupe(req.Scopes)
+	return req, nil
 }
 
 // validate applies the rules a decoded request must satisfy.
@@ -261,12 +163,4 @@ func dedupe(scopes []string) []string {
 		}
 	}
 	return out
-}
-
-// truncate shortens what is echoed back of a client's value.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n]) + "…"
 }

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/jsonbody"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 )
 
@@ -62,12 +63,12 @@ type Metadata struct {
 	BenchmarkSpecID *string
 }
 
-func (m *Metadata) fields() []field {
-	return []field{
-		{"eval_spec", &m.EvalSpec, "a string"},
-		{"scorer_ref", &m.ScorerRef, "a string"},
-		{"primary_metric", &m.PrimaryMetric, "a string"},
-		{"benchmark_spec_id", &m.BenchmarkSpecID, "a string"},
+func (m *Metadata) fields() []jsonbody.Field {
+	return []jsonbody.Field{
+		{Name: "eval_spec", Into: &m.EvalSpec, Want: "a string"},
+		{Name: "scorer_ref", Into: &m.ScorerRef, Want: "a string"},
+		{Name: "primary_metric", Into: &m.PrimaryMetric, Want: "a string"},
+		{Name: "benchmark_spec_id", Into: &m.BenchmarkSpecID, Want: "a string"},
 	}
 }
 
@@ -130,21 +131,21 @@ type registerBody struct {
 	Tags                                                                map[string]string
 }
 
-func (b *registerBody) fields() []field {
-	return append([]field{
-		{"token_id", &b.TokenID, "a string"},
-		{"model_name", &b.ModelName, "a string"},
-		{"model_uri", &b.ModelURI, "a string"},
-		{"mlflow_run_id", &b.RunID, "a string"},
-		{"metric_name", &b.MetricName, "a string"},
-		{"baseline_value", &b.BaselineValue, "a finite number"},
-		{"current_value", &b.CurrentValue, "a finite number"},
-		{"proposal_identifier", &b.ProposalIdentifier, "a string"},
-		{"contributor_address", &b.ContributorAddress, "a string"},
-		{"experiment_name", &b.ExperimentName, "a string"},
-		{"description", &b.Description, "a string"},
-		{"api_schema", &b.APISchema, "a JSON object"},
-		{"tags", &b.Tags, "an object of string values"},
+func (b *registerBody) fields() []jsonbody.Field {
+	return append([]jsonbody.Field{
+		{Name: "token_id", Into: &b.TokenID, Want: "a string"},
+		{Name: "model_name", Into: &b.ModelName, Want: "a string"},
+		{Name: "model_uri", Into: &b.ModelURI, Want: "a string"},
+		{Name: "mlflow_run_id", Into: &b.RunID, Want: "a string"},
+		{Name: "metric_name", Into: &b.MetricName, Want: "a string"},
+		{Name: "baseline_value", Into: &b.BaselineValue, Want: "a finite number"},
+		{Name: "current_value", Into: &b.CurrentValue, Want: "a finite number"},
+		{Name: "proposal_identifier", Into: &b.ProposalIdentifier, Want: "a string"},
+		{Name: "contributor_address", Into: &b.ContributorAddress, Want: "a string"},
+		{Name: "experiment_name", Into: &b.ExperimentName, Want: "a string"},
+		{Name: "description", Into: &b.Description, Want: "a string"},
+		{Name: "api_schema", Into: &b.APISchema, Want: "a JSON object"},
+		{Name: "tags", Into: &b.Tags, Want: "an object of string values"},
 	}, b.Metadata.fields()...)
 }
 
@@ -152,12 +153,12 @@ func (b *registerBody) fields() []field {
 // wrong a 422 listing every offending field. Unknown members are rejected.
 func DecodeRegister(body []byte) (RegisterRequest, error) {
 	var b registerBody
-	errs, err := decodeObject(body, b.fields(), true)
+	errs, err := jsonbody.DecodeObject(body, b.fields(), true)
 	if err != nil {
 		return RegisterRequest{}, err
 	}
 	req, rules := b.validate()
-	if errs = merge(errs, rules); len(errs) > 0 {
+	if errs = jsonbody.Merge(errs, rules); len(errs) > 0 {
 		return RegisterRequest{}, httpapi.Validation(errs...)
 	}
 	return req, nil
@@ -239,19 +240,19 @@ type eventBody struct {
 	Tags                                                                         map[string]string
 }
 
-func (b *eventBody) fields() []field {
-	return append([]field{
-		{"model_name", &b.ModelName, "a string"},
-		{"version", &b.Version, "a string"},
-		{"token_id", &b.TokenID, "a string"},
-		{"metric_name", &b.MetricName, "a string"},
-		{"baseline_value", &b.BaselineValue, "a finite number"},
-		{"current_value", &b.CurrentValue, "a finite number"},
-		{"proposal_identifier", &b.ProposalIdentifier, "a string"},
-		{"mlflow_run_id", &b.RunID, "a string"},
-		{"model_uri", &b.ModelURI, "a string"},
-		{"api_schema", &b.APISchema, "a JSON object"},
-		{"tags", &b.Tags, "an object of string values"},
+func (b *eventBody) fields() []jsonbody.Field {
+	return append([]jsonbody.Field{
+		{Name: "model_name", Into: &b.ModelName, Want: "a string"},
+		{Name: "version", Into: &b.Version, Want: "a string"},
+		{Name: "token_id", Into: &b.TokenID, Want: "a string"},
+		{Name: "metric_name", Into: &b.MetricName, Want: "a string"},
+		{Name: "baseline_value", Into: &b.BaselineValue, Want: "a finite number"},
+		{Name: "current_value", Into: &b.CurrentValue, Want: "a finite number"},
+		{Name: "proposal_identifier", Into: &b.ProposalIdentifier, Want: "a string"},
+		{Name: "mlflow_run_id", Into: &b.RunID, Want: "a string"},
+		{Name: "model_uri", Into: &b.ModelURI, Want: "a string"},
+		{Name: "api_schema", Into: &b.APISchema, Want: "a JSON object"},
+		{Name: "tags", Into: &b.Tags, Want: "an object of string values"},
 	}, b.Metadata.fields()...)
 }
 
@@ -259,12 +260,12 @@ func (b *eventBody) fields() []field {
 // ignored: the Hokusai SDK sends what it has, and older or newer SDKs must keep working.
 func DecodeEvent(body []byte) (EventRequest, error) {
 	var b eventBody
-	errs, err := decodeObject(body, b.fields(), false)
+	errs, err := jsonbody.DecodeObject(body, b.fields(), false)
 	if err != nil {
 		return EventRequest{}, err
 	}
 	req, rules := b.validate()
-	if errs = merge(errs, rules); len(errs) > 0 {
+	if errs = jsonbody.Merge(errs, rules); len(errs) > 0 {
 		return EventRequest{}, httpapi.Validation(errs...)
 	}
 	return req, nil
@@ -510,7 +511,7 @@ func checkTags(tags map[string]string, strict bool, add func(string, string)) ma
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		v := tags[k]
 		// A key that is a pasted API key must not come back verbatim.
-		name := "tags." + logging.Redacted(truncate(k, 64))
+		name := "tags." + logging.Redacted(jsonbody.Truncate(k, 64))
 		switch {
 		case utf8.RuneCountInString(k) > MaxTagKey:
 			add(name, fmt.Sprintf("tag keys must be at most %d characters", MaxTagKey))
