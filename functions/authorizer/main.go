@@ -3,15 +3,14 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/authorizer"
+	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 )
@@ -23,8 +22,7 @@ func main() {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(1)
 	}
-	// LoadDefaultConfig honours AWS_ENDPOINT_URL, which points the local harness at moto.
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+	awsCfg, err := awsenv.Config(nil)
 	if err != nil {
 		log.Error("AWS configuration", "error", err)
 		os.Exit(1)

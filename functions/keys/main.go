@@ -3,13 +3,12 @@
 package main
 
 import (
-	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/keysapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/keystore"
@@ -23,8 +22,7 @@ func main() {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(1)
 	}
-	// LoadDefaultConfig honours AWS_ENDPOINT_URL, which points the client at moto locally.
-	aws, err := awsconfig.LoadDefaultConfig(context.Background())
+	aws, err := awsenv.Config(nil)
 	if err != nil {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)

@@ -8,10 +8,10 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
@@ -27,8 +27,7 @@ func main() {
 	ctx := context.Background()
 	var secrets mlflowproxy.SecretsAPI
 	if cfg.UpstreamSecretARN != "" {
-		// LoadDefaultConfig honours AWS_ENDPOINT_URL, which points the local harness at moto.
-		aws, err := awsconfig.LoadDefaultConfig(ctx)
+		aws, err := awsenv.Config(nil)
 		if err != nil {
 			log.Error("load AWS configuration", "error", err)
 			os.Exit(1)

@@ -3,16 +3,15 @@
 package main
 
 import (
-	"context"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/eventpub"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
@@ -28,8 +27,7 @@ func main() {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(1)
 	}
-	// LoadDefaultConfig honours AWS_ENDPOINT_URL, which points the clients at moto locally.
-	aws, err := awsconfig.LoadDefaultConfig(context.Background())
+	aws, err := awsenv.Config(nil)
 	if err != nil {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)

@@ -8,10 +8,10 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/webhook"
@@ -25,8 +25,7 @@ func main() {
 		os.Exit(1)
 	}
 	ctx := context.Background()
-	// LoadDefaultConfig honours AWS_ENDPOINT_URL, which points the local harness at moto.
-	aws, err := awsconfig.LoadDefaultConfig(ctx)
+	aws, err := awsenv.Config(nil)
 	if err != nil {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)
