@@ -11,27 +11,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
-	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
-	"github.com/hokusai-protocol/registry-gateway/shared/config"
-	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
+	"github.com/hokusai-protocol/registry-gateway/shared/startup"
 )
 
 func main() {
-	cfg, err := config.Load[mlflowproxy.Config](nil)
-	log := logging.New(os.Stdout, cfg.LogLevel, "mlflowproxy")
-	if err != nil {
-		log.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
+	cfg, log := startup.Config[mlflowproxy.Config]("mlflowproxy")
 	ctx := context.Background()
 	var secrets mlflowproxy.SecretsAPI
 	if cfg.UpstreamSecretARN != "" {
-		aws, err := awsenv.Config(nil)
-		if err != nil {
-			log.Error("load AWS configuration", "error", err)
-			os.Exit(1)
-		}
+		aws := startup.AWS(log)
 		secrets = secretsmanager.NewFromConfig(aws)
 	}
 	creds, err := mlflowproxy.LoadCredentials(ctx, cfg, secrets)

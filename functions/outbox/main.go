@@ -9,26 +9,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
-	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/eventpub"
-	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/outbox"
 	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
+	"github.com/hokusai-protocol/registry-gateway/shared/startup"
 )
 
 func main() {
-	cfg, err := config.Load[outbox.Config](nil)
-	log := logging.New(os.Stdout, cfg.LogLevel, "outbox")
-	if err != nil {
-		log.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
-	aws, err := awsenv.Config(nil)
-	if err != nil {
-		log.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
+	cfg, log := startup.Config[outbox.Config]("outbox")
+	aws := startup.AWS(log)
 	store := regstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable)
 	pub := eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
 	// The metric line goes to stdout beside the logs: CloudWatch Logs extracts it (EMF).

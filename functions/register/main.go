@@ -3,7 +3,6 @@
 package main
 
 import (
-	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -11,27 +10,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
-	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
-	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/eventpub"
-	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registration"
 	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
+	"github.com/hokusai-protocol/registry-gateway/shared/startup"
 )
 
 func main() {
-	cfg, err := config.Load[registration.Config](nil)
-	log := logging.New(os.Stdout, cfg.LogLevel, "register")
-	if err != nil {
-		log.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
-	aws, err := awsenv.Config(nil)
-	if err != nil {
-		log.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
+	cfg, log := startup.Config[registration.Config]("register")
+	aws := startup.AWS(log)
 	timeout := time.Duration(cfg.MLflowTimeout)
 	deps := registration.Deps{
 		MLflow:        mlflow.New(cfg.MLflowURL, timeout, nil),

@@ -11,25 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
-	"github.com/hokusai-protocol/registry-gateway/shared/config"
-	"github.com/hokusai-protocol/registry-gateway/shared/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/startup"
 	"github.com/hokusai-protocol/registry-gateway/shared/webhook"
 )
 
 func main() {
-	cfg, err := config.Load[webhook.Config](nil)
-	log := logging.New(os.Stdout, cfg.LogLevel, "webhook")
-	if err != nil {
-		log.Error("invalid configuration", "error", err)
-		os.Exit(1)
-	}
+	cfg, log := startup.Config[webhook.Config]("webhook")
 	ctx := context.Background()
-	aws, err := awsenv.Config(nil)
-	if err != nil {
-		log.Error("load AWS configuration", "error", err)
-		os.Exit(1)
-	}
+	aws := startup.AWS(log)
 	// Read once per container: a missing secret fails the cold start, not every delivery.
 	secret, err := webhook.LoadSecret(ctx, secretsmanager.NewFromConfig(aws), cfg.SecretARN)
 	if err != nil {

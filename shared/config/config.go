@@ -23,6 +23,9 @@ type Common struct {
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"INFO"`
 }
 
+// Level is the configured log level (every function's configuration embeds Common).
+func (c Common) Level() slog.Level { return c.LogLevel }
+
 // Load parses the environment into a new T and, when T has a Validate method, runs it.
 // environ replaces the process environment when non-nil (tests).
 func Load[T any](environ map[string]string) (T, error) {

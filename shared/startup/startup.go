@@ -1,0 +1,39 @@
+// Package startup is what every function's main does before lambda.Start: read its configuration
+// once, make its logger, and build its AWS configuration — ending the process at init, with a JSON
+// line naming what is wrong, when any of it fails, so a bad deployment never serves a request.
+package startup
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
+	"github.com/hokusai-protocol/registry-gateway/shared/config"
+	"github.com/hokusai-protocol/registry-gateway/shared/logging"
+)
+
+// Leveled is a configuration that embeds config.Common.
+type Leveled interface{ Level() slog.Level }
+
+// Config loads T from the environment and returns it with the function's logger.
+func Config[T Leveled](function string) (T, *slog.Logger) {
+	cfg, err := config.Load[T](nil)
+	log := logging.New(os.Stdout, cfg.Level(), function)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(1)
+	}
+	return cfg, log
+}
+
+// AWS returns the AWS SDK configuration Lambda's environment describes.
+func AWS(log *slog.Logger) aws.Config {
+	cfg, err := awsenv.Config(nil)
+	if err != nil {
+		log.Error("invalid AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	return cfg
+}
