@@ -125,7 +125,7 @@ func vmHWM(pid int) int {
 // BenchmarkColdStart reports each function's init time: its processes are killed, and the next
 // invocation starts a new one, as a new Lambda sandbox would.
 func BenchmarkColdStart(b *testing.B) {
-	for _, name := range []string{"health", "authorizer", "keys", "mlflowproxy"} {
+	for _, name := range []string{"health", "authorizer", "keys", "mlflowproxy", "register", "outbox"} {
 		b.Run(name, func(b *testing.B) {
 			fn, pool := h.Function(name)
 			if fn == nil {
