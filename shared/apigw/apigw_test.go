@@ -29,8 +29,8 @@ func event() events.APIGatewayProxyRequest {
 		MultiValueQueryStringParameters: map[string][]string{"tag": {"a", "b"}, "q": {"x y"}},
 		Body:                            `{"n":1}`,
 		RequestContext: events.APIGatewayProxyRequestContext{
-			RequestID: "req-123",
-			Identity:  events.APIGatewayRequestIdentity{SourceIP: "203.0.113.9"},
+			RequestID:  "req-123",
+			Identity:   events.APIGatewayRequestIdentity{SourceIP: "203.0.113.9"},
 			Authorizer: map[string]any{"user_id": "u1"},
 		},
 	}

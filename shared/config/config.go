@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 )
@@ -25,6 +28,42 @@ type Common struct {
 
 // Level is the configured log level (every function's configuration embeds Common).
 func (c Common) Level() slog.Level { return c.LogLevel }
+
+// Duration is read from the environment as seconds ("60", "2.5", as the stack writes them) or as
+// a Go duration ("60s", "1m", as people write them).
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler, which Load uses.
+func (d *Duration) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if secs, err := strconv.ParseFloat(s, 64); err == nil {
+		// A day is far beyond any Lambda's life; the bound keeps the conversion exact. The sign is
+		// each Validate's business, so one bad value does not hide the others.
+		if math.IsNaN(secs) || math.Abs(secs) > 86400 {
+			return fmt.Errorf("want seconds up to a day, got %q", s)
+		}
+		*d = Duration(secs * float64(time.Second))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want seconds or a duration such as 30s, got %q", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Trimmed drops blank entries and surrounding spaces from a comma-separated list variable
+// ("a@x, b@y," → [a@x b@y]).
+func Trimmed(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // Load parses the environment into a new T and, when T has a Validate method, runs it.
 // environ replaces the process environment when non-nil (tests).

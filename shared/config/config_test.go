@@ -78,3 +78,27 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"60": time.Minute, "2.5": 2500 * time.Millisecond, " 8s ": 8 * time.Second, "1m": time.Minute, "-1": -time.Second, "0": 0,
+	} {
+		var d config.Duration
+		if err := d.UnmarshalText([]byte(in)); err != nil || time.Duration(d) != want {
+			t.Errorf("%q: %v %v, want %v", in, time.Duration(d), err, want)
+		}
+	}
+	for _, in := range []string{"", "soon", "NaN", "86401", "1e300"} {
+		var d config.Duration
+		if err := d.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("%q accepted as %v", in, time.Duration(d))
+		}
+	}
+}
+
+func TestTrimmed(t *testing.T) {
+	got := config.Trimmed([]string{" a@x ", "", "b@y", "  "})
+	if len(got) != 2 || got[0] != "a@x" || got[1] != "b@y" {
+		t.Errorf("%q", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,8 +26,8 @@ type Config struct {
 	AdminEmails []string `env:"ADMIN_EMAILS"`
 	// AuthCacheTTL is the authorizer's in-memory cache lifetime, AuthorizerCacheTTL API Gateway's;
 	// together they are how long a revoked key may still be accepted.
-	AuthCacheTTL       TTL `env:"AUTH_CACHE_TTL" envDefault:"60"`
-	AuthorizerCacheTTL TTL `env:"AUTHORIZER_CACHE_TTL" envDefault:"0"`
+	AuthCacheTTL       config.Duration `env:"AUTH_CACHE_TTL" envDefault:"60"`
+	AuthorizerCacheTTL config.Duration `env:"AUTHORIZER_CACHE_TTL" envDefault:"0"`
 	// KeyEnvironment is the env of keys created without one: live, test or dev.
 	KeyEnvironment string `env:"KEY_ENVIRONMENT" envDefault:"live"`
 	// AllowedKeyPrefixes are the environments the authorizer accepts here; a key of any other
@@ -54,36 +53,11 @@ func (c *Config) Validate() error {
 	if c.AuthorizerCacheTTL < 0 {
 		errs = append(errs, errors.New("AUTHORIZER_CACHE_TTL must not be negative"))
 	}
-	emails := c.AdminEmails[:0]
-	for _, e := range c.AdminEmails {
-		if e = strings.TrimSpace(e); e != "" {
-			emails = append(emails, e)
-		}
-	}
-	c.AdminEmails = emails
+	c.AdminEmails = config.Trimmed(c.AdminEmails)
 	return errors.Join(errs...)
 }
 
 // RevocationDelay is the worst case between a revocation and the last cache forgetting the key.
 func (c Config) RevocationDelay() time.Duration {
 	return time.Duration(c.AuthCacheTTL) + time.Duration(c.AuthorizerCacheTTL)
-}
-
-// TTL is a cache lifetime read from the environment as whole seconds ("60", as the stack writes
-// it) or as a Go duration ("1m").
-type TTL time.Duration
-
-// UnmarshalText implements encoding.TextUnmarshaler, which the configuration loader uses.
-func (t *TTL) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if n, err := strconv.ParseInt(s, 10, 32); err == nil {
-		*t = TTL(time.Duration(n) * time.Second)
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("want seconds or a duration such as 60s, got %q", s)
-	}
-	*t = TTL(d)
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
+	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/keystore"
 	"github.com/hokusai-protocol/registry-gateway/shared/principal"
 )
@@ -320,7 +321,7 @@ func TestRevokeDelay(t *testing.T) {
 		{0, 0, 0, "rejected from now on"},
 	} {
 		cfg := testConfig()
-		cfg.AuthCacheTTL, cfg.AuthorizerCacheTTL = TTL(tt.auth), TTL(tt.gateway)
+		cfg.AuthCacheTTL, cfg.AuthorizerCacheTTL = config.Duration(tt.auth), config.Duration(tt.gateway)
 		store := newFakeStore(stored("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "alice", now))
 		w := call(t, newHandler(cfg, store), "DELETE", "/api/keys/1b4e28ba-2fa1-11d2-883f-0016d3cca427", "", alice, nil)
 		got := decode[Revoked](t, w)

@@ -9,10 +9,7 @@ package mlflowproxy
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
@@ -49,7 +46,7 @@ type Config struct {
 	// (bearer).
 	UpstreamSecretARN string `env:"MLFLOW_UPSTREAM_SECRET_ARN"`
 	// Timeout bounds each upstream call until MLflow's response headers arrive.
-	Timeout Timeout `env:"MLFLOW_TIMEOUT" envDefault:"25s"`
+	Timeout config.Duration `env:"MLFLOW_TIMEOUT" envDefault:"25s"`
 	// ServeArtifacts=false answers the mlflow-artifacts API with 503 ARTIFACTS_DISABLED.
 	ServeArtifacts bool `env:"MLFLOW_SERVE_ARTIFACTS" envDefault:"true"`
 	// RegistryAdminOnly restricts every MLflow path to admins.
@@ -83,35 +80,6 @@ func (c *Config) Validate() error {
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("MLFLOW_TIMEOUT must be positive, got %s", time.Duration(c.Timeout)))
 	}
-	emails := c.AdminEmails[:0]
-	for _, e := range c.AdminEmails {
-		if e = strings.TrimSpace(e); e != "" {
-			emails = append(emails, e)
-		}
-	}
-	c.AdminEmails = emails
+	c.AdminEmails = config.Trimmed(c.AdminEmails)
 	return errors.Join(errs...)
-}
-
-// Timeout is a duration read from the environment as seconds ("25", "2.5") or as a Go duration
-// ("25s"): the stack writes seconds, people write either.
-type Timeout time.Duration
-
-// UnmarshalText implements encoding.TextUnmarshaler, which the configuration loader uses.
-func (t *Timeout) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		// A day is far beyond any Lambda's life; the bound keeps the conversion exact.
-		if math.IsNaN(secs) || math.Abs(secs) > 86400 {
-			return fmt.Errorf("want seconds up to a day, got %q", s)
-		}
-		*t = Timeout(secs * float64(time.Second))
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("want seconds or a duration such as 25s, got %q", s)
-	}
-	*t = Timeout(d)
-	return nil
 }

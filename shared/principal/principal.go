@@ -86,7 +86,9 @@ var (
 // Level applies SPEC section 4: admin (admin scopes, is_admin, or an ADMIN_EMAILS address)
 // implies write, which implies read.
 func (p Principal) Level(adminEmails []string) Level {
-	has := func(set []string) bool { return slices.ContainsFunc(p.Scopes, func(s string) bool { return slices.Contains(set, s) }) }
+	has := func(set []string) bool {
+		return slices.ContainsFunc(p.Scopes, func(s string) bool { return slices.Contains(set, s) })
+	}
 	switch {
 	case p.Admin || has(adminScopes) || p.Email != "" && slices.ContainsFunc(adminEmails, func(e string) bool { return strings.EqualFold(e, p.Email) }):
 		return Admin

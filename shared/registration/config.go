@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +16,7 @@ type Config struct {
 	// MLflowURL is the tracking server, possibly with a base path (https://host/mlflow).
 	MLflowURL *url.URL `env:"MLFLOW_URL,required"`
 	// MLflowTimeout bounds each MLflow call; the invocation's deadline bounds them further.
-	MLflowTimeout Duration `env:"MLFLOW_TIMEOUT" envDefault:"8s"`
+	MLflowTimeout config.Duration `env:"MLFLOW_TIMEOUT" envDefault:"8s"`
 	// MLflowUpstreamAuth is how the function authenticates to MLflow. Only "none" is supported:
 	// the function sends no credentials, so MLflow must accept the function's network.
 	MLflowUpstreamAuth string `env:"MLFLOW_UPSTREAM_AUTH" envDefault:"none"`
@@ -48,34 +47,6 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.RegistrationsTable) == "" {
 		errs = append(errs, errors.New("REGISTRATIONS_TABLE must name the registrations table"))
 	}
-	emails := c.AdminEmails[:0]
-	for _, e := range c.AdminEmails {
-		if e = strings.TrimSpace(e); e != "" {
-			emails = append(emails, e)
-		}
-	}
-	c.AdminEmails = emails
+	c.AdminEmails = config.Trimmed(c.AdminEmails)
 	return errors.Join(errs...)
-}
-
-// Duration is read from the environment as seconds ("8", "2.5") or as a Go duration ("8s"): the
-// stack writes one, people write either.
-type Duration time.Duration
-
-// UnmarshalText implements encoding.TextUnmarshaler, which the configuration loader uses.
-func (d *Duration) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		if secs != secs || secs < 0 || secs > 86400 { // NaN, negative, or beyond any Lambda's life
-			return fmt.Errorf("want seconds up to a day, got %q", s)
-		}
-		*d = Duration(secs * float64(time.Second))
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("want seconds or a duration such as 8s, got %q", s)
-	}
-	*d = Duration(v)
-	return nil
 }
