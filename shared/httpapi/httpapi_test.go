@@ -103,3 +103,19 @@ func TestMuxAnswersMissesInJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpoint(t *testing.T) {
+	h := httpapi.Endpoint(func(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+		if r.URL.Path == "/bad" {
+			return 0, nil, httpapi.NotFound("no such thing")
+		}
+		return 201, map[string]string{"ok": "yes"}, nil
+	})
+	for path, want := range map[string]string{"/good": `{"ok":"yes"}`, "/bad": `{"detail":"no such thing","error":"NOT_FOUND"}`} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Body.String() != want || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+}

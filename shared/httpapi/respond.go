@@ -42,3 +42,16 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	maps.Copy(body, he.Extra)
 	WriteJSON(w, he.Status, body)
 }
+
+// Endpoint adapts a handler that returns its answer (status and JSON body, or an error), so that
+// every error reaches WriteError and every success is JSON.
+func Endpoint(fn func(http.ResponseWriter, *http.Request) (int, any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := fn(w, r)
+		if err != nil {
+			WriteError(w, r, err)
+			return
+		}
+		WriteJSON(w, status, body)
+	})
+}

@@ -103,9 +103,9 @@ type Handler struct {
 func New(cfg Config, store Store) *Handler {
 	h := &Handler{cfg: cfg, store: store, policy: principal.Policy{AdminEmails: cfg.AdminEmails}, now: time.Now}
 	h.mux = httpapi.NewMux()
-	h.mux.Handle("POST /api/keys", endpoint(h.create))
-	h.mux.Handle("GET /api/keys", endpoint(h.list))
-	h.mux.Handle("DELETE /api/keys/{key_id}", endpoint(h.revoke))
+	h.mux.Handle("POST /api/keys", httpapi.Endpoint(h.create))
+	h.mux.Handle("GET /api/keys", httpapi.Endpoint(h.list))
+	h.mux.Handle("DELETE /api/keys/{key_id}", httpapi.Endpoint(h.revoke))
 	return h
 }
 
@@ -124,18 +124,6 @@ func (h *Handler) disabled() bool { return h.cfg.AuthSource == SourceExternal }
 func errDisabled() *httpapi.Error {
 	return httpapi.NewError(http.StatusNotFound, "KEYS_API_DISABLED",
 		"API keys are managed by the Hokusai auth service in this deployment; this API is disabled")
-}
-
-// endpoint adapts a handler that returns its answer, so that every error reaches WriteError.
-func endpoint(fn func(http.ResponseWriter, *http.Request) (int, any, error)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status, body, err := fn(w, r)
-		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
-		}
-		httpapi.WriteJSON(w, status, body)
-	})
 }
 
 // create is POST /api/keys. Only admins create keys, for themselves or anyone.

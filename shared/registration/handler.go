@@ -104,9 +104,9 @@ func New(d Deps) *Handler {
 		h.now = time.Now
 	}
 	h.mux = httpapi.NewMux()
-	h.mux.Handle("POST /api/models/register", endpoint(h.register))
-	h.mux.Handle("POST /api/models/tokenized-registration-events", endpoint(h.announce))
-	h.mux.Handle("GET /api/registrations/{registration_id}", endpoint(h.get))
+	h.mux.Handle("POST /api/models/register", httpapi.Endpoint(h.register))
+	h.mux.Handle("POST /api/models/tokenized-registration-events", httpapi.Endpoint(h.announce))
+	h.mux.Handle("GET /api/registrations/{registration_id}", httpapi.Endpoint(h.get))
 	return h
 }
 
@@ -114,18 +114,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Answers are per user and per moment (event statuses change): no cache may keep them.
 	w.Header().Set("Cache-Control", "no-store")
 	h.mux.ServeHTTP(w, r)
-}
-
-// endpoint adapts a handler that returns its answer, so that every error reaches WriteError.
-func endpoint(fn func(http.ResponseWriter, *http.Request) (int, any, error)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status, body, err := fn(w, r)
-		if err != nil {
-			httpapi.WriteError(w, r, err)
-			return
-		}
-		httpapi.WriteJSON(w, status, body)
-	})
 }
 
 // deadline is when this request's answer must be on its way: the invocation's deadline or the
