@@ -74,7 +74,7 @@ test: deps build ## everything: unit and stack tests, fuzzing briefly, synth of 
 	done
 	@echo "cfn-lint: every environment's template is clean"
 
-fuzz: ## run every fuzz target for FUZZTIME (20000 inputs each; FUZZTIME=5m for a longer run)
+fuzz: .cache/go-mod.stamp ## run every fuzz target for FUZZTIME (20000 inputs each; FUZZTIME=5m for a longer run)
 	@grep -rl --include='*_test.go' '^func Fuzz' $(subst /...,,$(GO_PKGS)) | sort | while read -r f; do \
 	  pkg=./$$(dirname $$f); \
 	  for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' $$f | cut -d' ' -f2); do \

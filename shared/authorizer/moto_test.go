@@ -25,6 +25,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/authorizer"
 	"github.com/hokusai-protocol/registry-gateway/shared/authservice"
 	"github.com/hokusai-protocol/registry-gateway/shared/keystore"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // TestWithDynamoDB runs both sources against a real DynamoDB API (moto): the keys table as the
@@ -35,7 +36,7 @@ func TestWithDynamoDB(t *testing.T) {
 	}
 	venv, _ := filepath.Abs(filepath.Join("..", "..", ".venv"))
 	if _, err := os.Stat(filepath.Join(venv, "bin", "moto_server")); err != nil {
-		t.Skipf("no moto in %s (make deps installs it)", venv)
+		testenv.Missing(t, "no moto in %s (make deps installs it)", venv)
 	}
 	ctx := context.Background()
 	moto, err := services.StartMoto(ctx, services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})

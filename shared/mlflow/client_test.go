@@ -18,6 +18,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflow/mlflowtest"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 func client(t *testing.T, rawURL string, timeout time.Duration) *mlflow.Client {
@@ -157,7 +158,7 @@ func realMLflow(t *testing.T) string {
 	t.Helper()
 	venv := filepath.Join(mlflowtest.Root(t), ".venv")
 	if _, err := os.Stat(filepath.Join(venv, "bin", "mlflow")); err != nil {
-		t.Skipf("no MLflow in %s (run make venv)", venv)
+		testenv.Missing(t, "no MLflow in %s (run make venv)", venv)
 	}
 	live.once.Do(func() {
 		if live.dir, live.err = os.MkdirTemp("", "mlflow-client-test-"); live.err != nil {

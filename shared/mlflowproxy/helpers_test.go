@@ -25,6 +25,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/principal"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // Callers used across the tests.
@@ -228,7 +229,7 @@ func realMLflow(t testing.TB) string {
 	t.Helper()
 	venv := venvDir()
 	if _, err := os.Stat(filepath.Join(venv, "bin", "mlflow")); err != nil {
-		t.Skipf("no MLflow in %s (run make venv)", venv)
+		testenv.Missing(t, "no MLflow in %s (run make venv)", venv)
 	}
 	live.once.Do(func() {
 		live.stateDir, live.err = os.MkdirTemp("", "mlflowproxy-test-")

@@ -31,6 +31,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/registration"
 	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/regstore/regstoretest"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // Callers used across the tests.
@@ -57,7 +58,7 @@ func venvDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "bin", "mlflow")); err != nil {
-		t.Skipf("no MLflow and moto in %s (run make venv)", out)
+		testenv.Missing(t, "no MLflow and moto in %s (run make venv)", out)
 	}
 	return out
 }

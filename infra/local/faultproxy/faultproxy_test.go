@@ -26,6 +26,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // outcome is how an SDK call ended, as a caller would tell.
@@ -315,7 +316,7 @@ func stubBackend(t *testing.T) string {
 func motoBackend(t *testing.T) string {
 	venv, _ := filepath.Abs(filepath.Join("..", "..", "..", ".venv"))
 	if _, err := os.Stat(venv); err != nil {
-		t.Skipf("no Python virtualenv at %s", venv)
+		testenv.Missing(t, "no Python virtualenv at %s", venv)
 	}
 	moto, err := services.StartMoto(t.Context(), services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})
 	if err != nil {

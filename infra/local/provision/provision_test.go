@@ -24,6 +24,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // moto is shared by the tests of this binary; nil when there is no virtualenv.
@@ -56,7 +57,7 @@ func TestMain(m *testing.M) {
 func awsConfig(t *testing.T) aws.Config {
 	t.Helper()
 	if moto == nil {
-		t.Skip("no Python virtualenv with moto")
+		testenv.Missing(t, "no Python virtualenv with moto")
 	}
 	return aws.Config{
 		Region:       services.Region,

@@ -24,6 +24,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 const artifactsBucket = "mlflow-artifacts"
@@ -95,7 +97,7 @@ func venvDir() string {
 func servers(t *testing.T) (*Moto, *MLflow) {
 	t.Helper()
 	if shared.moto == nil && shared.err == nil {
-		t.Skipf("no Python virtualenv at %s", venvDir())
+		testenv.Missing(t, "no Python virtualenv at %s", venvDir())
 	}
 	if shared.err != nil {
 		t.Fatalf("start servers: %v", shared.err)

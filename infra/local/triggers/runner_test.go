@@ -28,6 +28,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/infra/local/provision"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // moto is shared by the tests of this binary; nil when there is no virtualenv.
@@ -113,7 +114,7 @@ var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
 func newEnv(t *testing.T, build func(name func(string) string) *template.Model) *env {
 	t.Helper()
 	if moto == nil {
-		t.Skip("no Python virtualenv with moto")
+		testenv.Missing(t, "no Python virtualenv with moto")
 	}
 	cfg := aws.Config{
 		Region:       services.Region,

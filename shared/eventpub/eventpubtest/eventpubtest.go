@@ -19,6 +19,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // Moto starts a moto server for t, stopped when t ends, and returns an AWS configuration for it.
@@ -32,7 +33,7 @@ func Moto(t testing.TB) aws.Config {
 	_, file, _, _ := runtime.Caller(0)
 	venv := filepath.Join(filepath.Dir(file), "..", "..", "..", ".venv")
 	if _, err := os.Stat(filepath.Join(venv, "bin", "moto_server")); err != nil {
-		t.Skipf("no moto in %s (make deps installs it)", venv)
+		testenv.Missing(t, "no moto in %s (make deps installs it)", venv)
 	}
 	moto, err := services.StartMoto(t.Context(), services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/shared/keystore"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // DynamoDB starts a moto server for t, stopped when t ends, and returns a client for it. It skips
@@ -26,7 +27,7 @@ func DynamoDB(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	venv, err := venvDir()
 	if err != nil {
-		t.Skipf("no Python virtualenv with moto: %v", err)
+		testenv.Missing(t, "no Python virtualenv with moto: %v", err)
 	}
 	moto, err := services.StartMoto(t.Context(), services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // Logged is a run with a logged model named "model".
@@ -58,7 +60,7 @@ func Run(t testing.TB, trackingURI string, env []string, out any, step string, a
 	root := Root(t)
 	python := filepath.Join(root, ".venv", "bin", "python")
 	if _, err := os.Stat(python); err != nil {
-		t.Skipf("no Python virtualenv with MLflow: %v", err)
+		testenv.Missing(t, "no Python virtualenv with MLflow: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
