@@ -258,7 +258,7 @@ func (r *Relay) outOfTime(ctx context.Context) bool {
 		reserve = DefaultReserve
 	}
 	dl, ok := ctx.Deadline()
-	return ok && time.Until(dl) < reserve
+	return ok && dl.Sub(r.now()) < reserve
 }
 
 func (r *Relay) now() time.Time {

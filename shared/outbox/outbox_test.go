@@ -100,8 +100,10 @@ func (s *fakeStore) RecordFailure(_ context.Context, id, msg string, next time.T
 type fakePublisher struct {
 	refuse []string
 	err    error
-	delay  time.Duration
-	calls  [][]string
+	// each call advances the relay's clock by cost (a publish that takes time, without sleeping)
+	clock *clock
+	cost  time.Duration
+	calls [][]string
 }
 
 func (p *fakePublisher) Publish(ctx context.Context, evs []regstore.Event) ([]string, error) {
@@ -110,8 +112,8 @@ func (p *fakePublisher) Publish(ctx context.Context, evs []regstore.Event) ([]st
 		ids = append(ids, e.EventID)
 	}
 	p.calls = append(p.calls, ids)
-	if p.delay > 0 {
-		time.Sleep(p.delay)
+	if p.clock != nil {
+		p.clock.Advance(p.cost)
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -342,18 +344,20 @@ func TestRunPagesAndStops(t *testing.T) {
 		for i := range 40 {
 			regs = append(regs, registration(fmt.Sprint("r", i), t0, t0, regstore.EventPending))
 		}
-		store, pub := newStore(regs...), &fakePublisher{delay: 20 * time.Millisecond}
-		r, _, _ := relay(store, pub, &clock{t0})
-		r.Reserve = 100 * time.Millisecond
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		// The invocation's deadline is real but far; the relay's clock starts 300 ms before it and
+		// each publish costs 20 ms of it, so the outcome is exact whatever the machine's speed.
+		deadline := time.Now().Add(time.Hour)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
-		start := time.Now()
+		c := &clock{deadline.Add(-300 * time.Millisecond)}
+		store, pub := newStore(regs...), &fakePublisher{clock: c, cost: 20 * time.Millisecond}
+		r, _, _ := relay(store, pub, c)
+		r.Reserve = 100 * time.Millisecond
 		s, err := r.Run(ctx)
-		if err != nil || !s.StoppedEarly || s.Registrations == 0 || s.Registrations >= 40 {
-			t.Errorf("summary %+v, %v", s, err)
-		}
-		if took := time.Since(start); took > 250*time.Millisecond {
-			t.Errorf("ran %s into a 300 ms budget with 100 ms reserved", took)
+		// 200 ms of budget before the reserve, 20 ms a registration: the eleventh starts with
+		// exactly 100 ms left (not less), the twelfth would start inside the reserve.
+		if err != nil || !s.StoppedEarly || s.Registrations != 11 || len(pub.calls) != 11 {
+			t.Errorf("summary %+v, %d publish calls, %v", s, len(pub.calls), err)
 		}
 		if s.Remaining != 40-s.Published {
 			t.Errorf("survey: remaining %d after publishing %d", s.Remaining, s.Published)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,9 +36,12 @@ type receiver struct {
 	t      *testing.T
 	mu     sync.Mutex
 	script []int // statuses, one per request; 200 once it runs out
-	delay  time.Duration
-	got    []received
-	srv    *httptest.Server
+	// hang holds each request until the sender gives up (or a minute passes, long past any
+	// timeout under test), so a sender that ignores its timeout fails by outcome, not by clock.
+	hang  bool
+	calls atomic.Int32
+	got   []received
+	srv   *httptest.Server
 }
 
 type received struct {
@@ -53,6 +57,7 @@ func newReceiver(t *testing.T, script ...int) *receiver {
 }
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	r.calls.Add(1)
 	body, _ := io.ReadAll(req.Body)
 	if !webhook.Verify(secret, body, req.Header.Get("X-Hokusai-Signature")) {
 		r.t.Errorf("bad signature %q", req.Header.Get("X-Hokusai-Signature"))
@@ -64,8 +69,12 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		r.t.Errorf("body is not JSON: %s", body)
 	}
-	if r.delay > 0 {
-		time.Sleep(r.delay)
+	if r.hang {
+		select {
+		case <-req.Context().Done():
+			return
+		case <-time.After(time.Minute):
+		}
 	}
 	r.mu.Lock()
 	r.got = append(r.got, received{req.Header.Get("X-Hokusai-Idempotency-Key"), m})
@@ -388,39 +397,46 @@ func TestTransientTransportFailures(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
 	slow := newReceiver(t)
-	slow.delay = 500 * time.Millisecond
+	slow.hang = true
 
+	// A delivery that ignored its bounds would wait for the hanging receiver's minute and then
+	// succeed; the checks below catch that by its outcome. The wall-clock bound is only there
+	// to fail such a run sooner, far from what a busy machine needs.
+	const bound = 30 * time.Second
 	tests := []struct {
-		name string
-		url  string
-		ctx  func() (context.Context, context.CancelFunc)
-		max  time.Duration
+		name      string
+		url       string
+		timeout   time.Duration
+		ctx       func() (context.Context, context.CancelFunc)
+		wantCalls int32
 	}{
-		{"connection refused", closed.URL, noDeadline, time.Second},
-		{"receiver slower than WEBHOOK_TIMEOUT", slow.srv.URL, noDeadline, 400 * time.Millisecond},
-		{"invocation deadline nearer than the timeout", slow.srv.URL, func() (context.Context, context.CancelFunc) {
+		{"connection refused", closed.URL, 100 * time.Millisecond, noDeadline, 0},
+		{"receiver slower than WEBHOOK_TIMEOUT", slow.srv.URL, 100 * time.Millisecond, noDeadline, 1},
+		{"invocation deadline nearer than the timeout", slow.srv.URL, 10 * time.Minute, func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 1200*time.Millisecond)
-		}, 400 * time.Millisecond},
-		{"no time left in the invocation", slow.srv.URL, func() (context.Context, context.CancelFunc) {
+		}, 1},
+		// Less than the deadline margin left: no request is sent at all.
+		{"no time left in the invocation", slow.srv.URL, 10 * time.Minute, func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 500*time.Millisecond)
-		}, 100 * time.Millisecond},
+		}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			q := &fakeQueue{}
 			d, logs := deliverer(tc.url, q, "https://sqs.example/dlq")
-			d.Timeout = 100 * time.Millisecond
-			if strings.Contains(tc.name, "deadline") {
-				d.Timeout = 10 * time.Second
-			}
+			d.Timeout = tc.timeout
 			ctx, cancel := tc.ctx()
 			defer cancel()
+			before := slow.calls.Load()
 			start := time.Now()
 			resp, _ := d.Handle(ctx, lambdaevents.SQSEvent{Records: []lambdaevents.SQSMessage{
 				message("m1", string(events.Example(events.ModelRegistered)), 4),
 			}})
-			if took := time.Since(start); took > tc.max {
-				t.Errorf("took %s, want under %s", took, tc.max)
+			if took := time.Since(start); took > bound {
+				t.Errorf("took %s: the delivery waited for the receiver", took)
+			}
+			if calls := slow.calls.Load() - before; tc.url == slow.srv.URL && calls != tc.wantCalls {
+				t.Errorf("receiver got %d requests, want %d", calls, tc.wantCalls)
 			}
 			if len(resp.BatchItemFailures) != 1 || len(q.dead) != 0 {
 				t.Errorf("failures %v, dead-lettered %d", resp.BatchItemFailures, len(q.dead))
