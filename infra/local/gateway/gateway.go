@@ -149,7 +149,8 @@ func (g *Gateway) serve(w *statusWriter, r *http.Request, requestID string) (*te
 		return nil, ""
 	}
 
-	rt, params := g.router.match(r.Method, r.URL.Path)
+	path := requestPath(r)
+	rt, params := g.router.match(r.Method, path)
 	if rt == nil {
 		fail(errMissingAuthToken)
 		return nil, ""
@@ -159,9 +160,9 @@ func (g *Gateway) serve(w *statusWriter, r *http.Request, requestID string) (*te
 		return rt, ""
 	}
 
-	ev := g.proxyEvent(r, rt, params, body, requestID)
+	ev := g.proxyEvent(r, path, rt, params, body, requestID)
 	methodArn := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s/%s", template.Region, template.AccountID,
-		g.opts.APIID, g.api.StageName, r.Method, strings.TrimPrefix(r.URL.Path, "/"))
+		g.opts.APIID, g.api.StageName, r.Method, strings.TrimPrefix(path, "/"))
 
 	principal := ""
 	if rt.AuthorizationType == "CUSTOM" && rt.Authorizer != nil {
@@ -208,8 +209,21 @@ func (g *Gateway) serveMock(w http.ResponseWriter, rt *template.Route) {
 	w.WriteHeader(status)
 }
 
-// proxyEvent builds the Lambda proxy event in the v1 format API Gateway sends.
-func (g *Gateway) proxyEvent(r *http.Request, rt *template.Route, params map[string]string, body []byte, requestID string) events.APIGatewayProxyRequest {
+// requestPath is the path as the client wrote it on the request line, still percent-encoded:
+// what a REST API gives a proxy integration in path, requestContext.path and pathParameters
+// (HTTP APIs decode; REST APIs do not). net/http has already decoded r.URL.Path, and
+// r.URL.EscapedPath re-encodes whenever RawPath is not one of Go's valid encodings, so neither
+// is the client's spelling.
+func requestPath(r *http.Request) string {
+	if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasPrefix(p, "/") {
+		return p
+	}
+	return r.URL.EscapedPath() // absolute-form request line (http://host/path)
+}
+
+// proxyEvent builds the Lambda proxy event in the v1 format API Gateway sends; path is the
+// request's path as the client encoded it.
+func (g *Gateway) proxyEvent(r *http.Request, path string, rt *template.Route, params map[string]string, body []byte, requestID string) events.APIGatewayProxyRequest {
 	sourceIP, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		sourceIP = r.RemoteAddr
@@ -247,7 +261,7 @@ func (g *Gateway) proxyEvent(r *http.Request, rt *template.Route, params map[str
 	now := g.now().UTC()
 	ev := events.APIGatewayProxyRequest{
 		Resource:                        rt.Path,
-		Path:                            r.URL.Path,
+		Path:                            path,
 		HTTPMethod:                      r.Method,
 		Headers:                         headers,
 		MultiValueHeaders:               multi,
@@ -262,7 +276,7 @@ func (g *Gateway) proxyEvent(r *http.Request, rt *template.Route, params map[str
 			ResourcePath:     rt.Path,
 			HTTPMethod:       r.Method,
 			APIID:            g.opts.APIID,
-			Path:             "/" + g.api.StageName + r.URL.Path,
+			Path:             "/" + g.api.StageName + path,
 			Protocol:         r.Proto,
 			RequestTime:      now.Format("02/Jan/2006:15:04:05 -0700"),
 			RequestTimeEpoch: now.UnixMilli(),

@@ -220,6 +220,36 @@ func TestProxyEventShape(t *testing.T) {
 	}
 }
 
+// A REST API hands a proxy integration the path exactly as the client encoded it, in path,
+// requestContext.path and pathParameters alike; only HTTP APIs decode it.
+func TestPathAsTheClientEncodedIt(t *testing.T) {
+	g := New(testAPI(), newFake(t), Options{})
+	for _, tc := range []struct {
+		target, param, value string
+	}{
+		{"/items/a%41.txt", "id", "a%41.txt"},
+		{"/items/a%2541.txt", "id", "a%2541.txt"},
+		{"/items/a%2Fb", "id", "a%2Fb"}, // an encoded slash stays inside its segment
+		{"/items/%2e%2e", "id", "%2e%2e"},
+		{"/items/a%20b", "id", "a%20b"},
+		{"/items/a+b", "id", "a+b"},
+		{"/items/caf%C3%A9", "id", "caf%C3%A9"},
+		{"/api/runs/a%41.txt?x=%41", "proxy", "runs/a%41.txt"},
+		{"/api/a%2Fb/c", "proxy", "a%2Fb/c"},
+	} {
+		rec, _ := do(t, g, "GET", tc.target, nil, map[string]string{"Authorization": "Bearer good"})
+		var ev events.APIGatewayProxyRequest
+		if err := json.Unmarshal(rec.Body.Bytes(), &ev); err != nil || rec.Code != 200 {
+			t.Errorf("%s: %d %s", tc.target, rec.Code, rec.Body)
+			continue
+		}
+		path, _, _ := strings.Cut(tc.target, "?")
+		if ev.Path != path || ev.RequestContext.Path != "/local"+path || ev.PathParameters[tc.param] != tc.value {
+			t.Errorf("%s: path %q, requestContext.path %q, %s %q", tc.target, ev.Path, ev.RequestContext.Path, tc.param, ev.PathParameters[tc.param])
+		}
+	}
+}
+
 func TestBinaryBodiesTravelBase64(t *testing.T) {
 	g := New(testAPI(), newFake(t), Options{})
 	raw := []byte{0, 1, 2, 0xff}

@@ -32,6 +32,16 @@ var (
 // writeGatewayError renders e through the template's gateway response for its type, falling back
 // to DEFAULT_4XX/DEFAULT_5XX and then to API Gateway's built-in {"message": …} as AWS does.
 func (g *Gateway) writeGatewayError(w http.ResponseWriter, requestID string, e gatewayError) {
+	status, header, body := g.renderGatewayError(requestID, e)
+	for k, vs := range header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+func (g *Gateway) renderGatewayError(requestID string, e gatewayError) (int, http.Header, string) {
+	header := http.Header{}
 	resp := g.api.GatewayResponses[e.Type]
 	if resp == nil {
 		fallback := "DEFAULT_4XX"
@@ -47,16 +57,15 @@ func (g *Gateway) writeGatewayError(w http.ResponseWriter, requestID string, e g
 			status = resp.Status
 		}
 		for k, v := range resp.Headers {
-			w.Header().Set(k, v)
+			header.Set(k, v)
 		}
 		if tmpl, ok := pickTemplate(resp); ok {
 			body = render(tmpl, e, requestID)
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("x-amzn-ErrorType", errorTypeHeader(e.Type))
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
+	header.Set("Content-Type", "application/json")
+	header.Set("x-amzn-ErrorType", errorTypeHeader(e.Type))
+	return status, header, body
 }
 
 func pickTemplate(resp *template.GatewayResponse) (string, bool) {
