@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -111,8 +112,11 @@ func TestRequestLimits(t *testing.T) {
 				t.Errorf("body %v", body)
 			}
 		}},
-		{"7 MB: over Lambda's 6 MB invocation payload, answered as API Gateway does", 7 << 20, 413, func(t *testing.T, body map[string]any) {
-			if body["message"] != "Request Too Long" {
+		// Lambda rejects the invocation; API Gateway answers it through INTEGRATION_FAILURE, which
+		// the stack shapes to name the limit and the client settings.
+		{"7 MB: over Lambda's 6 MB invocation payload, answered as API Gateway does", 7 << 20, 502, func(t *testing.T, body map[string]any) {
+			msg, _ := body["message"].(string)
+			if body["error"] != "BAD_GATEWAY" || !strings.Contains(msg, "6 MB") || !strings.Contains(msg, "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true") {
 				t.Errorf("body %v", body)
 			}
 		}},
@@ -279,5 +283,41 @@ func TestMalformedRequestsAreGatewayJSON(t *testing.T) {
 				t.Errorf("%d %s", res.StatusCode, b)
 			}
 		})
+	}
+}
+
+// The gateway hands the functions the path as the client encoded it, as API Gateway does, so it
+// is decoded once, by MLflow: an artifact named a%41.txt, which the stock client sends as
+// a%2541.txt, reaches MLflow as a%2541.txt, not decoded twice on the way (to aA.txt).
+func TestArtifactPathKeepsItsEncoding(t *testing.T) {
+	writer, _ := writerAndReader(t)
+	dir := "e2e-encoding/" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	var mu sync.Mutex
+	var seen []string
+	h.MLflowFaults.Observe(func(r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, r.RequestURI)
+	})
+	defer h.MLflowFaults.Observe(nil)
+	req, _ := http.NewRequest("PUT", h.APIURL, strings.NewReader("x"))
+	// Opaque: the request line carries the path byte for byte, with no re-encoding by net/url.
+	req.URL.Opaque = "//" + strings.TrimPrefix(h.APIURL, "http://") + "/api/2.0/mlflow-artifacts/artifacts/" + dir + "/a%2541.txt"
+	req.Header.Set("Authorization", "Bearer "+writer)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("upload: %d %s", res.StatusCode, b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "/api/2.0/mlflow-artifacts/artifacts/" + dir + "/a%2541.txt"
+	if len(seen) != 1 || seen[0] != want {
+		t.Errorf("MLflow was sent %q; want %q", seen, want)
 	}
 }

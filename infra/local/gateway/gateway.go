@@ -319,24 +319,20 @@ func (g *Gateway) serveBuffered(w *statusWriter, r *http.Request, rt *template.R
 	res, err := g.inv.Invoke(ctx, rt.Integration.Function, payload)
 	g.logColdStart(rt, res)
 	if gerr := g.invokeFailure(ctx, rt, res, err); gerr != nil {
-		if gerr.Type == "" {
-			writePayloadTooLarge(w)
-			return
-		}
 		fail(*gerr)
 		return
 	}
 	var out events.APIGatewayProxyResponse
 	if err := json.Unmarshal(res.Payload, &out); err != nil || out.StatusCode < 100 || out.StatusCode > 599 {
 		g.log.Warn("malformed Lambda proxy response", "function", rt.Integration.Function)
-		fail(errLambdaFailed)
+		fail(errMalformedResponse)
 		return
 	}
 	body := []byte(out.Body)
 	if out.IsBase64Encoded && g.binary(firstAccept(r.Header.Get("Accept"))) {
 		decoded, err := base64.StdEncoding.DecodeString(out.Body)
 		if err != nil {
-			fail(errLambdaFailed)
+			fail(errMalformedResponse)
 			return
 		}
 		body = decoded
@@ -362,16 +358,6 @@ func (g *Gateway) logColdStart(rt *template.Route, res *lambdart.Result) {
 	}
 }
 
-// writePayloadTooLarge answers an event Lambda refused as over its 6 MB invocation payload the
-// way API Gateway relays it: a bare 413, not a gateway response.
-func writePayloadTooLarge(w *statusWriter) {
-	w.errTyp = "INTEGRATION_FAILURE"
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("x-amzn-ErrorType", "BadRequestException")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
-	_, _ = w.Write([]byte(`{"message": "Request Too Long"}`))
-}
-
 func (g *Gateway) timeout(rt *template.Route) time.Duration {
 	if rt.Integration.Timeout > 0 && rt.Integration.Timeout < g.opts.IntegrationTimeout {
 		return rt.Integration.Timeout
@@ -379,15 +365,19 @@ func (g *Gateway) timeout(rt *template.Route) time.Duration {
 	return g.opts.IntegrationTimeout
 }
 
-// invokeFailure maps an invocation's failure to the gateway's answer: nil when it succeeded, a
-// gateway error with an empty Type when Lambda refused the payload as too large.
+// invokeFailure maps an invocation's failure to the gateway's answer, nil when it succeeded. As
+// AWS documents it, an invocation Lambda rejects (an event over the 6 MB invocation payload,
+// RequestEntityTooLargeException) is a 500 and a function that fails a 502, both
+// {"message": "Internal server error"} unless the INTEGRATION_FAILURE (else DEFAULT_5XX) gateway
+// response shapes them.
 func (g *Gateway) invokeFailure(ctx context.Context, rt *template.Route, res *lambdart.Result, err error) *gatewayError {
 	var ie *lambdart.InvokeError
 	switch {
-	case errors.As(err, &ie) && ie.Type == "RequestEntityTooLargeException":
-		return &gatewayError{}
 	case err != nil && ctx.Err() == context.DeadlineExceeded:
 		return &errIntegrationTime
+	case errors.As(err, &ie):
+		g.log.Warn("Lambda rejected the invocation", "function", rt.Integration.Function, "type", ie.Type, "error", ie.Message)
+		return &errInvokeRejected
 	case err != nil:
 		g.log.Warn("invocation failed", "function", rt.Integration.Function, "error", err)
 		return &errLambdaFailed
@@ -412,10 +402,6 @@ func (g *Gateway) serveStream(w *statusWriter, r *http.Request, rt *template.Rou
 	g.logColdStart(rt, res)
 	if gerr := g.invokeFailure(ctx, rt, res, err); gerr != nil {
 		firstByte.Stop()
-		if gerr.Type == "" {
-			writePayloadTooLarge(w)
-			return
-		}
 		fail(*gerr)
 		return
 	}
@@ -434,7 +420,7 @@ func (g *Gateway) serveStream(w *statusWriter, r *http.Request, rt *template.Rou
 	}
 	if err != nil {
 		g.log.Warn("malformed streaming prelude", "function", rt.Integration.Function, "error", err)
-		fail(errLambdaFailed)
+		fail(errMalformedResponse)
 		return
 	}
 	for k, v := range prelude.Headers {

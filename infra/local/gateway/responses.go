@@ -25,8 +25,15 @@ var (
 	errRequestTooLarge  = gatewayError{"REQUEST_TOO_LARGE", 413, "Request Too Long"}
 	errIntegrationTime  = gatewayError{"INTEGRATION_TIMEOUT", 504, "Endpoint request timed out"}
 	errThrottled        = gatewayError{"THROTTLED", 429, "Too Many Requests"}
-	// A function error or a malformed proxy response: API Gateway answers 502 through DEFAULT_5XX.
-	errLambdaFailed = gatewayError{"DEFAULT_5XX", 502, "Internal server error"}
+	// An integration failure: a function that failed (502) or an invocation Lambda rejected,
+	// e.g. an event over its 6 MB payload (500). AWS documents the two statuses and the message
+	// (docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html); API Gateway's access
+	// log names the type INTEGRATION_FAILURE for them.
+	errLambdaFailed = gatewayError{"INTEGRATION_FAILURE", 502, "Internal server error"}
+	// A proxy response API Gateway cannot read: 502 "Malformed Lambda proxy response" in the
+	// execution log; no gateway response type is documented for it, so the 5XX default applies.
+	errMalformedResponse = gatewayError{"DEFAULT_5XX", 502, "Internal server error"}
+	errInvokeRejected    = gatewayError{"INTEGRATION_FAILURE", 500, "Internal server error"}
 )
 
 // writeGatewayError renders e through the template's gateway response for its type, falling back
