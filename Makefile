@@ -94,14 +94,18 @@ bench: deps ## print the benchmark figures: binary sizes, unit benchmarks, then 
 # --- local --------------------------------------------------------------------------------------------
 # The harness runs the functions for this machine's architecture, from a local synth of the
 # `local` environment: the same template `cdk deploy` would get, with host binaries as assets.
+# CONTEXT holds stack context settings (key=value, space-separated), each passed to the local
+# synth as -c key=value, so any setting of infra/stack's configuration runs locally:
+#   make local CONTEXT="authSource=external authServiceUrl=http://127.0.0.1:9000"
 LOCAL_DIR  := .local
 LOCAL_TMPL := $(LOCAL_DIR)/cdk.out/HokusaiRegistryGateway-local.template.json
-local-assets: node_modules/.stamp .cache/go-mod.stamp ## build host binaries and synthesize the local stack into .local/
+CONTEXT    ?=
+local-assets: node_modules/.stamp .cache/go-mod.stamp ## build host binaries and synthesize the local stack into .local/ (CONTEXT="k=v …")
 	@$(MAKE) --no-print-directory build GOARCH=$$(go env GOARCH) BUILD_DIR=$(LOCAL_DIR)/build
 	@rm -rf $(LOCAL_DIR)/cdk.out
-	npx cdk synth --quiet -c env=local -c buildDir=$(LOCAL_DIR)/build -o $(LOCAL_DIR)/cdk.out
+	npx cdk synth --quiet -c env=local -c buildDir=$(LOCAL_DIR)/build $(addprefix -c ,$(CONTEXT)) -o $(LOCAL_DIR)/cdk.out
 
-local: deps local-assets ## run the whole system on this machine: API on http://127.0.0.1:3000 (see README)
+local: deps local-assets ## run the whole system on this machine: API on http://127.0.0.1:3000 (CONTEXT="k=v …"; see README)
 	go build -o $(LOCAL_DIR)/bin/hokusai-local ./infra/local
 	exec $(LOCAL_DIR)/bin/hokusai-local -template $(LOCAL_TMPL) -state $(LOCAL_DIR)/state
 

@@ -64,8 +64,12 @@ func GatewayErrors() []GatewayError {
 			Message: "Request over API Gateway's 10 MB limit; for MLflow artifacts " + MultipartHint},
 		{Type: awsapigateway.ResponseType_INTEGRATION_TIMEOUT(), Status: "504", Code: "TIMEOUT",
 			Message: "The request took longer than the gateway's 29 s limit"},
+		// API Gateway answers both a function that failed and an invocation Lambda rejected
+		// through this type; the latter is how a request body over Lambda's 6 MB invocation
+		// payload ends, and a gateway response cannot tell the two apart, so it names both.
 		{Type: awsapigateway.ResponseType_INTEGRATION_FAILURE(), Status: "502", Code: "BAD_GATEWAY",
-			Message: "The function behind this route failed"},
+			Message: "The function behind this route failed or could not be invoked. Lambda takes at most 6 MB per " +
+				"invocation, the body base64-encoded (about 4.5 MB of file); for MLflow artifacts " + MultipartHint},
 	}
 }
 

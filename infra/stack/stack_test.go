@@ -249,7 +249,7 @@ func TestGatewayResponsesAreJSONWithBothShapes(t *testing.T) {
 	want := map[string]string{
 		"MISSING_AUTHENTICATION_TOKEN": "404", "UNAUTHORIZED": "401", "ACCESS_DENIED": "429",
 		"AUTHORIZER_FAILURE": "503", "REQUEST_TOO_LARGE": "413", "INTEGRATION_TIMEOUT": "504",
-		"THROTTLED": "429", "DEFAULT_4XX": "", "DEFAULT_5XX": "",
+		"THROTTLED": "429", "DEFAULT_4XX": "", "DEFAULT_5XX": "", "INTEGRATION_FAILURE": "502",
 	}
 	for typ, status := range want {
 		r, ok := byType[typ]
@@ -272,6 +272,19 @@ func TestGatewayResponsesAreJSONWithBothShapes(t *testing.T) {
 		for _, k := range []string{"detail", "error", "error_code", "message", "request_id"} {
 			if body[k] == nil || body[k] == "" {
 				t.Errorf("%s body lacks %s: %s", typ, k, rendered)
+			}
+		}
+	}
+	// A body over Lambda's invocation payload ends as an integration failure: its answer names
+	// the limit and the client settings that avoid it.
+	for typ, needles := range map[string][]string{
+		"INTEGRATION_FAILURE": {"6 MB", "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true", "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE=4194304"},
+		"REQUEST_TOO_LARGE":   {"10 MB", "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true", "MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE=4194304"},
+	} {
+		tmpl, _ := byType[typ]["ResponseTemplates"].(map[string]any)["application/json"].(string)
+		for _, n := range needles {
+			if !strings.Contains(tmpl, n) {
+				t.Errorf("%s body does not name %s: %s", typ, n, tmpl)
 			}
 		}
 	}

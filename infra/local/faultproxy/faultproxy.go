@@ -79,6 +79,9 @@ func New(target *url.URL) *Proxy {
 				r.Out.Host = r.In.Host
 			},
 			FlushInterval: -1, // stream, e.g. S3 bodies, instead of buffering
+			// An upstream that is down must look down: the client sees the transport error it
+			// would get from the dead host itself, never an answer the proxy made up.
+			ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) { drop(w) },
 		},
 		faults: map[string]Fault{},
 		counts: map[string]int{},
@@ -173,12 +176,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// drop closes the client connection without writing a response.
+// drop resets the client connection without writing a response, as a host whose server died
+// does (connection reset).
 func drop(w http.ResponseWriter) {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		// Not hijackable (HTTP/2): aborting the handler resets the stream instead.
+		// Not hijackable (HTTP/2, or headers already sent): aborting the handler ends the
+		// stream or connection instead.
 		panic(http.ErrAbortHandler)
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0) // RST, not FIN
 	}
 	conn.Close()
 }

@@ -45,3 +45,22 @@ func TestNewServiceCountsObservesAndFaults(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+// An upstream that is down reaches the client as a transport error, the way the dead host itself
+// would answer, not as an HTTP answer the proxy made up (a client maps the two differently).
+func TestDeadUpstreamLooksDead(t *testing.T) {
+	upstream := httptest.NewServer(http.NotFoundHandler())
+	target, _ := url.Parse(upstream.URL)
+	upstream.Close() // nothing listens on target any more
+	srv := httptest.NewServer(NewService(target, "mlflow"))
+	defer srv.Close()
+
+	for _, method := range []string{"GET", "POST"} {
+		req, _ := http.NewRequest(method, srv.URL+"/api/2.0/mlflow/experiments/search", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			t.Fatalf("%s: the proxy answered %d for a dead upstream; want a transport error", method, res.StatusCode)
+		}
+	}
+}

@@ -149,7 +149,8 @@ func (g *Gateway) serve(w *statusWriter, r *http.Request, requestID string) (*te
 		return nil, ""
 	}
 
-	rt, params := g.router.match(r.Method, r.URL.Path)
+	path := requestPath(r)
+	rt, params := g.router.match(r.Method, path)
 	if rt == nil {
 		fail(errMissingAuthToken)
 		return nil, ""
@@ -159,9 +160,9 @@ func (g *Gateway) serve(w *statusWriter, r *http.Request, requestID string) (*te
 		return rt, ""
 	}
 
-	ev := g.proxyEvent(r, rt, params, body, requestID)
+	ev := g.proxyEvent(r, path, rt, params, body, requestID)
 	methodArn := fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s/%s/%s", template.Region, template.AccountID,
-		g.opts.APIID, g.api.StageName, r.Method, strings.TrimPrefix(r.URL.Path, "/"))
+		g.opts.APIID, g.api.StageName, r.Method, strings.TrimPrefix(path, "/"))
 
 	principal := ""
 	if rt.AuthorizationType == "CUSTOM" && rt.Authorizer != nil {
@@ -208,8 +209,21 @@ func (g *Gateway) serveMock(w http.ResponseWriter, rt *template.Route) {
 	w.WriteHeader(status)
 }
 
-// proxyEvent builds the Lambda proxy event in the v1 format API Gateway sends.
-func (g *Gateway) proxyEvent(r *http.Request, rt *template.Route, params map[string]string, body []byte, requestID string) events.APIGatewayProxyRequest {
+// requestPath is the path as the client wrote it on the request line, still percent-encoded:
+// what a REST API gives a proxy integration in path, requestContext.path and pathParameters
+// (HTTP APIs decode; REST APIs do not). net/http has already decoded r.URL.Path, and
+// r.URL.EscapedPath re-encodes whenever RawPath is not one of Go's valid encodings, so neither
+// is the client's spelling.
+func requestPath(r *http.Request) string {
+	if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasPrefix(p, "/") {
+		return p
+	}
+	return r.URL.EscapedPath() // absolute-form request line (http://host/path)
+}
+
+// proxyEvent builds the Lambda proxy event in the v1 format API Gateway sends; path is the
+// request's path as the client encoded it.
+func (g *Gateway) proxyEvent(r *http.Request, path string, rt *template.Route, params map[string]string, body []byte, requestID string) events.APIGatewayProxyRequest {
 	sourceIP, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		sourceIP = r.RemoteAddr
@@ -247,7 +261,7 @@ func (g *Gateway) proxyEvent(r *http.Request, rt *template.Route, params map[str
 	now := g.now().UTC()
 	ev := events.APIGatewayProxyRequest{
 		Resource:                        rt.Path,
-		Path:                            r.URL.Path,
+		Path:                            path,
 		HTTPMethod:                      r.Method,
 		Headers:                         headers,
 		MultiValueHeaders:               multi,
@@ -262,7 +276,7 @@ func (g *Gateway) proxyEvent(r *http.Request, rt *template.Route, params map[str
 			ResourcePath:     rt.Path,
 			HTTPMethod:       r.Method,
 			APIID:            g.opts.APIID,
-			Path:             "/" + g.api.StageName + r.URL.Path,
+			Path:             "/" + g.api.StageName + path,
 			Protocol:         r.Proto,
 			RequestTime:      now.Format("02/Jan/2006:15:04:05 -0700"),
 			RequestTimeEpoch: now.UnixMilli(),
@@ -305,24 +319,20 @@ func (g *Gateway) serveBuffered(w *statusWriter, r *http.Request, rt *template.R
 	res, err := g.inv.Invoke(ctx, rt.Integration.Function, payload)
 	g.logColdStart(rt, res)
 	if gerr := g.invokeFailure(ctx, rt, res, err); gerr != nil {
-		if gerr.Type == "" {
-			writePayloadTooLarge(w)
-			return
-		}
 		fail(*gerr)
 		return
 	}
 	var out events.APIGatewayProxyResponse
 	if err := json.Unmarshal(res.Payload, &out); err != nil || out.StatusCode < 100 || out.StatusCode > 599 {
 		g.log.Warn("malformed Lambda proxy response", "function", rt.Integration.Function)
-		fail(errLambdaFailed)
+		fail(errMalformedResponse)
 		return
 	}
 	body := []byte(out.Body)
 	if out.IsBase64Encoded && g.binary(firstAccept(r.Header.Get("Accept"))) {
 		decoded, err := base64.StdEncoding.DecodeString(out.Body)
 		if err != nil {
-			fail(errLambdaFailed)
+			fail(errMalformedResponse)
 			return
 		}
 		body = decoded
@@ -348,16 +358,6 @@ func (g *Gateway) logColdStart(rt *template.Route, res *lambdart.Result) {
 	}
 }
 
-// writePayloadTooLarge answers an event Lambda refused as over its 6 MB invocation payload the
-// way API Gateway relays it: a bare 413, not a gateway response.
-func writePayloadTooLarge(w *statusWriter) {
-	w.errTyp = "INTEGRATION_FAILURE"
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("x-amzn-ErrorType", "BadRequestException")
-	w.WriteHeader(http.StatusRequestEntityTooLarge)
-	_, _ = w.Write([]byte(`{"message": "Request Too Long"}`))
-}
-
 func (g *Gateway) timeout(rt *template.Route) time.Duration {
 	if rt.Integration.Timeout > 0 && rt.Integration.Timeout < g.opts.IntegrationTimeout {
 		return rt.Integration.Timeout
@@ -365,15 +365,19 @@ func (g *Gateway) timeout(rt *template.Route) time.Duration {
 	return g.opts.IntegrationTimeout
 }
 
-// invokeFailure maps an invocation's failure to the gateway's answer: nil when it succeeded, a
-// gateway error with an empty Type when Lambda refused the payload as too large.
+// invokeFailure maps an invocation's failure to the gateway's answer, nil when it succeeded. As
+// AWS documents it, an invocation Lambda rejects (an event over the 6 MB invocation payload,
+// RequestEntityTooLargeException) is a 500 and a function that fails a 502, both
+// {"message": "Internal server error"} unless the INTEGRATION_FAILURE (else DEFAULT_5XX) gateway
+// response shapes them.
 func (g *Gateway) invokeFailure(ctx context.Context, rt *template.Route, res *lambdart.Result, err error) *gatewayError {
 	var ie *lambdart.InvokeError
 	switch {
-	case errors.As(err, &ie) && ie.Type == "RequestEntityTooLargeException":
-		return &gatewayError{}
 	case err != nil && ctx.Err() == context.DeadlineExceeded:
 		return &errIntegrationTime
+	case errors.As(err, &ie):
+		g.log.Warn("Lambda rejected the invocation", "function", rt.Integration.Function, "type", ie.Type, "error", ie.Message)
+		return &errInvokeRejected
 	case err != nil:
 		g.log.Warn("invocation failed", "function", rt.Integration.Function, "error", err)
 		return &errLambdaFailed
@@ -398,10 +402,6 @@ func (g *Gateway) serveStream(w *statusWriter, r *http.Request, rt *template.Rou
 	g.logColdStart(rt, res)
 	if gerr := g.invokeFailure(ctx, rt, res, err); gerr != nil {
 		firstByte.Stop()
-		if gerr.Type == "" {
-			writePayloadTooLarge(w)
-			return
-		}
 		fail(*gerr)
 		return
 	}
@@ -420,7 +420,7 @@ func (g *Gateway) serveStream(w *statusWriter, r *http.Request, rt *template.Rou
 	}
 	if err != nil {
 		g.log.Warn("malformed streaming prelude", "function", rt.Integration.Function, "error", err)
-		fail(errLambdaFailed)
+		fail(errMalformedResponse)
 		return
 	}
 	for k, v := range prelude.Headers {

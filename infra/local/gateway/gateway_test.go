@@ -220,6 +220,36 @@ func TestProxyEventShape(t *testing.T) {
 	}
 }
 
+// A REST API hands a proxy integration the path exactly as the client encoded it, in path,
+// requestContext.path and pathParameters alike; only HTTP APIs decode it.
+func TestPathAsTheClientEncodedIt(t *testing.T) {
+	g := New(testAPI(), newFake(t), Options{})
+	for _, tc := range []struct {
+		target, param, value string
+	}{
+		{"/items/a%41.txt", "id", "a%41.txt"},
+		{"/items/a%2541.txt", "id", "a%2541.txt"},
+		{"/items/a%2Fb", "id", "a%2Fb"}, // an encoded slash stays inside its segment
+		{"/items/%2e%2e", "id", "%2e%2e"},
+		{"/items/a%20b", "id", "a%20b"},
+		{"/items/a+b", "id", "a+b"},
+		{"/items/caf%C3%A9", "id", "caf%C3%A9"},
+		{"/api/runs/a%41.txt?x=%41", "proxy", "runs/a%41.txt"},
+		{"/api/a%2Fb/c", "proxy", "a%2Fb/c"},
+	} {
+		rec, _ := do(t, g, "GET", tc.target, nil, map[string]string{"Authorization": "Bearer good"})
+		var ev events.APIGatewayProxyRequest
+		if err := json.Unmarshal(rec.Body.Bytes(), &ev); err != nil || rec.Code != 200 {
+			t.Errorf("%s: %d %s", tc.target, rec.Code, rec.Body)
+			continue
+		}
+		path, _, _ := strings.Cut(tc.target, "?")
+		if ev.Path != path || ev.RequestContext.Path != "/local"+path || ev.PathParameters[tc.param] != tc.value {
+			t.Errorf("%s: path %q, requestContext.path %q, %s %q", tc.target, ev.Path, ev.RequestContext.Path, tc.param, ev.PathParameters[tc.param])
+		}
+	}
+}
+
 func TestBinaryBodiesTravelBase64(t *testing.T) {
 	g := New(testAPI(), newFake(t), Options{})
 	raw := []byte{0, 1, 2, 0xff}
@@ -249,8 +279,9 @@ func TestLimitsAndFailures(t *testing.T) {
 		want   string
 	}{
 		{"11 MB request answered by the gateway", "/health", big(11 << 20), 413, "error", "PAYLOAD_TOO_LARGE"},
-		{"7 MB request refused by Lambda", "/health", big(7 << 20), 413, "message", "Request Too Long"},
-		{"7 MB request to a streamed route, refused alike", "/stream/x", big(7 << 20), 413, "message", "Request Too Long"},
+		// Lambda rejects the invocation: AWS's 500, through DEFAULT_5XX when no INTEGRATION_FAILURE is set.
+		{"7 MB request refused by Lambda", "/health", big(7 << 20), 500, "message", "Internal server error"},
+		{"7 MB request to a streamed route, refused alike", "/stream/x", big(7 << 20), 500, "message", "Internal server error"},
 		{"function error", "/fail", nil, 502, "message", "Internal server error"},
 		{"integration timeout", "/slow", nil, 504, "error", "TIMEOUT"},
 	} {
@@ -263,6 +294,25 @@ func TestLimitsAndFailures(t *testing.T) {
 				t.Errorf("content type %q", ct)
 			}
 		})
+	}
+}
+
+// The INTEGRATION_FAILURE gateway response, when the template has one, shapes both kinds of
+// integration failure, its status replacing theirs as a gateway response's status does.
+func TestIntegrationFailureResponseShapesLambdaFailures(t *testing.T) {
+	api := testAPI()
+	api.GatewayResponses["INTEGRATION_FAILURE"] = &template.GatewayResponse{Type: "INTEGRATION_FAILURE", Status: 502,
+		Templates: map[string]string{"application/json": `{"error":"BAD_GATEWAY","message":"over 6 MB? use multipart","request_id":"$context.requestId"}`}}
+	g := New(api, newFake(t), Options{})
+	for _, path := range []string{"/health", "/stream/x", "/fail"} {
+		var body io.Reader
+		if path != "/fail" {
+			body = bytes.NewReader(bytes.Repeat([]byte("a"), 7<<20))
+		}
+		rec, parsed := do(t, g, "GET", path, body, map[string]string{"Content-Type": "text/plain"})
+		if rec.Code != 502 || parsed["error"] != "BAD_GATEWAY" || parsed["request_id"] != rec.Header().Get("x-amzn-RequestId") {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+		}
 	}
 }
 

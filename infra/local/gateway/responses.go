@@ -25,13 +25,30 @@ var (
 	errRequestTooLarge  = gatewayError{"REQUEST_TOO_LARGE", 413, "Request Too Long"}
 	errIntegrationTime  = gatewayError{"INTEGRATION_TIMEOUT", 504, "Endpoint request timed out"}
 	errThrottled        = gatewayError{"THROTTLED", 429, "Too Many Requests"}
-	// A function error or a malformed proxy response: API Gateway answers 502 through DEFAULT_5XX.
-	errLambdaFailed = gatewayError{"DEFAULT_5XX", 502, "Internal server error"}
+	// An integration failure: a function that failed (502) or an invocation Lambda rejected,
+	// e.g. an event over its 6 MB payload (500). AWS documents the two statuses and the message
+	// (docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html); API Gateway's access
+	// log names the type INTEGRATION_FAILURE for them.
+	errLambdaFailed = gatewayError{"INTEGRATION_FAILURE", 502, "Internal server error"}
+	// A proxy response API Gateway cannot read: 502 "Malformed Lambda proxy response" in the
+	// execution log; no gateway response type is documented for it, so the 5XX default applies.
+	errMalformedResponse = gatewayError{"DEFAULT_5XX", 502, "Internal server error"}
+	errInvokeRejected    = gatewayError{"INTEGRATION_FAILURE", 500, "Internal server error"}
 )
 
 // writeGatewayError renders e through the template's gateway response for its type, falling back
 // to DEFAULT_4XX/DEFAULT_5XX and then to API Gateway's built-in {"message": …} as AWS does.
 func (g *Gateway) writeGatewayError(w http.ResponseWriter, requestID string, e gatewayError) {
+	status, header, body := g.renderGatewayError(requestID, e)
+	for k, vs := range header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}
+
+func (g *Gateway) renderGatewayError(requestID string, e gatewayError) (int, http.Header, string) {
+	header := http.Header{}
 	resp := g.api.GatewayResponses[e.Type]
 	if resp == nil {
 		fallback := "DEFAULT_4XX"
@@ -47,16 +64,15 @@ func (g *Gateway) writeGatewayError(w http.ResponseWriter, requestID string, e g
 			status = resp.Status
 		}
 		for k, v := range resp.Headers {
-			w.Header().Set(k, v)
+			header.Set(k, v)
 		}
 		if tmpl, ok := pickTemplate(resp); ok {
 			body = render(tmpl, e, requestID)
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("x-amzn-ErrorType", errorTypeHeader(e.Type))
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
+	header.Set("Content-Type", "application/json")
+	header.Set("x-amzn-ErrorType", errorTypeHeader(e.Type))
+	return status, header, body
 }
 
 func pickTemplate(resp *template.GatewayResponse) (string, bool) {

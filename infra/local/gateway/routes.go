@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
@@ -63,6 +64,13 @@ func (n *node) child(seg string) *node {
 	}
 }
 
+func unescape(seg string) string {
+	if s, err := url.PathUnescape(seg); err == nil {
+		return s
+	}
+	return seg
+}
+
 func segments(path string) []string {
 	path = strings.Trim(path, "/")
 	if path == "" {
@@ -71,7 +79,9 @@ func segments(path string) []string {
 	return strings.Split(path, "/")
 }
 
-// match returns the route for method on path with its path parameters, or nil.
+// match returns the route for method on path, the request's path still percent-encoded, with its
+// path parameters as the client encoded them. A segment matches a literal resource segment by its
+// decoded value; an encoded slash stays inside its segment.
 func (r *router) match(method, path string) (*template.Route, map[string]string) {
 	params := map[string]string{}
 	n := r.root.find(segments(path), params)
@@ -95,7 +105,7 @@ func (n *node) find(segs []string, params map[string]string) *node {
 		}
 		return nil
 	}
-	if c, ok := n.literal[segs[0]]; ok {
+	if c, ok := n.literal[unescape(segs[0])]; ok {
 		if found := c.find(segs[1:], params); found != nil {
 			return found
 		}

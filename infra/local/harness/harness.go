@@ -85,6 +85,7 @@ type Harness struct {
 	log       *slog.Logger
 	moto      *services.Moto
 	mlflow    *services.MLflow
+	mlflowOpt services.MLflowOptions
 	faultSrv  *faultproxy.Server
 	apiSrv    *http.Server
 	lambdaSrv *http.Server
@@ -185,17 +186,19 @@ func (h *Harness) startServices(ctx context.Context) error {
 	h.AWSEndpoint = h.faultSrv.URL
 	h.cleanups = append(h.cleanups, h.faultSrv.Close)
 
-	mlflow, err := services.StartMLflow(ctx, services.MLflowOptions{
+	h.mlflowOpt = services.MLflowOptions{
 		VenvDir: h.opts.VenvDir, Port: h.opts.MLflowPort, StateDir: h.opts.StateDir,
 		ArtifactsDestination: "s3://" + ArtifactBucket + "/",
 		S3EndpointURL:        h.AWSEndpoint,
 		LogOutput:            prefixed(out, "mlflow"),
-	})
+	}
+	mlflow, err := services.StartMLflow(ctx, h.mlflowOpt)
 	if err != nil {
 		return fmt.Errorf("start MLflow: %w", err)
 	}
 	h.mlflow, h.MLflowURL = mlflow, mlflow.URL
-	h.cleanups = append(h.cleanups, mlflow.Stop)
+	h.mlflowOpt.Port = mlflow.Port // a restart comes back where the fault proxy points
+	h.cleanups = append(h.cleanups, func() error { return h.mlflow.Stop() })
 
 	mlflowTarget, err := parseURL(mlflow.URL)
 	if err != nil {
@@ -208,6 +211,20 @@ func (h *Harness) startServices(ctx context.Context) error {
 	}
 	h.MLflowUpstream = mlflowSrv.URL
 	h.cleanups = append(h.cleanups, mlflowSrv.Close)
+	return nil
+}
+
+// StopMLflow kills the MLflow server, leaving its fault proxy in front of nothing: what a crashed
+// MLflow host looks like to the functions. RestartMLflow brings it back.
+func (h *Harness) StopMLflow() error { return h.mlflow.Stop() }
+
+// RestartMLflow starts MLflow again on the same port and state after StopMLflow.
+func (h *Harness) RestartMLflow(ctx context.Context) error {
+	m, err := services.StartMLflow(ctx, h.mlflowOpt)
+	if err != nil {
+		return fmt.Errorf("restart MLflow: %w", err)
+	}
+	h.mlflow = m
 	return nil
 }
 
@@ -266,22 +283,25 @@ func (h *Harness) startAPI() error {
 		IntegrationTimeout: h.opts.IntegrationTimeout,
 	})
 	var err error
-	h.APIURL, h.apiSrv, err = h.serve(h.opts.APIPort, "LOCAL_API_PORT", h.Gateway)
+	h.APIURL, h.apiSrv, err = h.serve(h.opts.APIPort, "LOCAL_API_PORT", h.Gateway, h.Gateway.Listener)
 	if err != nil {
 		return fmt.Errorf("serve the API: %w", err)
 	}
-	h.LambdaURL, h.lambdaSrv, err = h.serve(h.opts.LambdaPort, "LOCAL_LAMBDA_PORT", h.invokeAPI())
+	h.LambdaURL, h.lambdaSrv, err = h.serve(h.opts.LambdaPort, "LOCAL_LAMBDA_PORT", h.invokeAPI(), nil)
 	if err != nil {
 		return fmt.Errorf("serve the Lambda invoke API: %w", err)
 	}
 	return nil
 }
 
-// serve runs handler on 127.0.0.1:port until Stop.
-func (h *Harness) serve(port int, variable string, handler http.Handler) (string, *http.Server, error) {
+// serve runs handler on 127.0.0.1:port until Stop; wrap, if set, wraps the listener.
+func (h *Harness) serve(port int, variable string, handler http.Handler, wrap func(net.Listener) net.Listener) (string, *http.Server, error) {
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return "", nil, fmt.Errorf("port %d is taken (set %s to use another): %w", port, variable, err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()

@@ -135,6 +135,7 @@ func TestEchoRoundTrip(t *testing.T) {
 	})
 	start := time.Now()
 	res := invoke(t, p, map[string]any{"op": "echo", "data": map[string]any{"hello": "world"}})
+	end := time.Now()
 	if res.FunctionError != nil {
 		t.Fatalf("FunctionError = %v", res.FunctionError)
 	}
@@ -151,8 +152,10 @@ func TestEchoRoundTrip(t *testing.T) {
 	if want := "arn:aws:lambda:eu-west-1:000000000000:function:echo"; r.ARN != want {
 		t.Errorf("arn = %q, want %q", r.ARN, want)
 	}
-	if d := time.UnixMilli(r.DeadlineMS).Sub(start); d < 4*time.Second || d > 6*time.Second {
-		t.Errorf("deadline is %v after the call, want about the 5s timeout", d)
+	// The deadline is the 5 s timeout from when the invocation began, which lies within the call
+	// (bounded by the clock on both sides, so a slow start cannot fail it; ms precision).
+	if d := time.UnixMilli(r.DeadlineMS); d.Before(start.Add(5*time.Second-time.Millisecond)) || d.After(end.Add(5*time.Second)) {
+		t.Errorf("deadline %v, want 5s after a moment in [%v, %v]", d, start, end)
 	}
 	wantEnv := map[string]string{
 		"AWS_LAMBDA_FUNCTION_NAME":        "echo",
@@ -253,7 +256,9 @@ func TestFunctionFailures(t *testing.T) {
 		wantMsg  string
 		warm     bool // the instance survives, so the next call reuses it
 	}{
-		{"timeout", map[string]any{"op": "sleep", "ms": 5000}, "Sandbox.Timedout", "Task timed out after 1.00 seconds", false},
+		// Only this case is about the timeout; the others run with a timeout no busy machine
+		// reaches (a 7 MB response under -race took more than 1 s on one).
+		{"timeout", map[string]any{"op": "sleep", "ms": 60000}, "Sandbox.Timedout", "Task timed out after 1.00 seconds", false},
 		{"exit", map[string]any{"op": "exit", "code": 3}, "Runtime.ExitError", "Runtime exited with error: exit status 3", false},
 		{"goroutine panic", map[string]any{"op": "crash"}, "Runtime.ExitError", "exit status 2", false},
 		// aws-lambda-go reports a handler panic, then exits.
@@ -265,10 +270,13 @@ func TestFunctionFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := newPool(t, func(c *Config) { c.Timeout = time.Second })
+			timeout := 10 * time.Minute
+			if tt.wantType == "Sandbox.Timedout" {
+				timeout = time.Second
+			}
+			p := newPool(t, func(c *Config) { c.Timeout = timeout })
 			pid, _ := echoPID(t, p)
 
-			start := time.Now()
 			res := invoke(t, p, tt.req)
 			if fe := res.FunctionError; fe == nil || fe.Type != tt.wantType || !strings.Contains(fe.Message, tt.wantMsg) {
 				t.Fatalf("FunctionError = %v, want %s containing %q", fe, tt.wantType, tt.wantMsg)
@@ -276,10 +284,6 @@ func TestFunctionFailures(t *testing.T) {
 			if res.Payload != nil {
 				t.Errorf("Payload = %d bytes, want none", len(res.Payload))
 			}
-			if elapsed := time.Since(start); elapsed > 3*time.Second {
-				t.Errorf("took %v", elapsed)
-			}
-
 			next, res := echoPID(t, p)
 			if warm := next == pid; warm != tt.warm {
 				t.Errorf("next call warm = %v (pid %d then %d), want %v", warm, pid, next, tt.warm)
@@ -406,7 +410,10 @@ func TestStreamErrors(t *testing.T) {
 		if err != nil || res.Stream == nil {
 			t.Fatalf("InvokeStream: %v, %+v", err, res)
 		}
-		time.Sleep(1500 * time.Millisecond)
+		// Read only once the timeout has killed the instance, however late that is.
+		if !eventually(func() bool { return p.Stats().Instances == 0 }) {
+			t.Fatal("the instance outlived its timeout")
+		}
 		n, err := io.Copy(io.Discard, res.Stream)
 		var fe *FunctionError
 		if !errors.As(err, &fe) || fe.Type != "Sandbox.Timedout" {
@@ -470,8 +477,8 @@ func TestCallerGivesUp(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := p.Invoke(ctx, payload(t, map[string]any{"op": "sleep", "ms": 800}))
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 500*time.Millisecond {
-		t.Fatalf("Invoke = %v after %v, want DeadlineExceeded after ~200ms", err, time.Since(start))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Invoke = %v after %v, want DeadlineExceeded", err, time.Since(start))
 	}
 
 	// Like Lambda, the function runs to completion; then its instance is reused.
@@ -484,7 +491,7 @@ func TestCallerGivesUp(t *testing.T) {
 	}
 
 	p.Close()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a bound on waiting, not a timing assertion
 	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -504,7 +511,7 @@ func TestClose(t *testing.T) {
 
 	inflight := make(chan error, 1)
 	go func() {
-		_, err := p.Invoke(context.Background(), payload(t, map[string]any{"op": "sleep", "ms": 10000}))
+		_, err := p.Invoke(context.Background(), payload(t, map[string]any{"op": "sleep", "ms": 120000}))
 		inflight <- err
 	}()
 	for p.Stats().Invocations < 2 {
@@ -515,7 +522,8 @@ func TestClose(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if elapsed := time.Since(start); elapsed > 3*time.Second {
+	// Close ends the in-flight invocation rather than waiting out its two minutes.
+	if elapsed := time.Since(start); elapsed > time.Minute {
 		t.Errorf("Close took %v", elapsed)
 	}
 	if err := <-inflight; !errors.Is(err, ErrClosed) {
@@ -554,7 +562,8 @@ func processGone(pid int) bool {
 }
 
 func eventually(cond func() bool) bool {
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// A bound on waiting for the condition, not a timing assertion.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
 			return true
 		}
