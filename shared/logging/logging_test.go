@@ -85,12 +85,16 @@ func (l leakyValuer) LogValue() slog.Value {
 // leakyMarshaler writes the key through its own MarshalJSON.
 type leakyMarshaler struct{ key string }
 
-func (l leakyMarshaler) MarshalJSON() ([]byte, error) { return json.Marshal(map[string]string{"k": l.key}) }
+func (l leakyMarshaler) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"k": l.key})
+}
 
 // failingMarshaler fails, quoting the key; the handler logs the failure's text.
 type failingMarshaler struct{ key string }
 
-func (f failingMarshaler) MarshalJSON() ([]byte, error) { return nil, errors.New("cannot marshal " + f.key) }
+func (f failingMarshaler) MarshalJSON() ([]byte, error) {
+	return nil, errors.New("cannot marshal " + f.key)
+}
 
 // Every shape a value can take in a log record is rendered and then scrubbed: no shape carries a
 // key past the handler.
@@ -129,7 +133,9 @@ func TestRedactionCoversEveryShape(t *testing.T) {
 		{"LogValuer", func(l *slog.Logger) { l.Info("m", "v", leakyValuer{key}) }},
 		{"With", func(l *slog.Logger) { l.With("k", key, slog.Group("g", "k", []string{key})).Info("m") }},
 		{"WithGroup", func(l *slog.Logger) { l.WithGroup(key).Info("m", "n", 1) }},
-		{"LogAttrs", func(l *slog.Logger) { l.LogAttrs(context.Background(), slog.LevelWarn, "m", slog.Any("v", map[string]any{"k": key})) }},
+		{"LogAttrs", func(l *slog.Logger) {
+			l.LogAttrs(context.Background(), slog.LevelWarn, "m", slog.Any("v", map[string]any{"k": key}))
+		}},
 		{"log.Logger over the handler", func(l *slog.Logger) { slog.NewLogLogger(l.Handler(), slog.LevelWarn).Printf("proxy: %s", key) }},
 		{"a key glued behind a prefix", func(l *slog.Logger) { l.Info("m", "v", "hk_live_"+key) }},
 		{"a key glued behind another", func(l *slog.Logger) { l.Info("m", "v", key+"_"+key) }},
