@@ -18,8 +18,8 @@ import (
 // passed, one request probes the service while the others keep failing at once, and the probe's
 // answer closes the breaker or opens it for another window.
 //
-// Only unavailability counts: a 401 or a 429 is the service working. A call its own caller gave up
-// on says nothing about the service and changes nothing.
+// Only unavailability counts: a 401 or a 429 is the service working. A call its own caller
+// cancelled says nothing about the service and changes nothing.
 type outage struct {
 	window time.Duration
 	log    *slog.Logger
@@ -40,7 +40,9 @@ func (o *outage) call(ctx context.Context, now func() time.Time, ask func() (aut
 	}
 	res, err = ask()
 	failed := errors.Is(err, authservice.ErrUnavailable)
-	o.leave(now(), failed, failed && ctx.Err() != nil)
+	// A caller's deadline that ran out first still means the service was too slow; a cancellation
+	// means the caller went away.
+	o.leave(now(), failed, failed && errors.Is(ctx.Err(), context.Canceled))
 	return res, true, err
 }
 
