@@ -234,17 +234,13 @@ func (v *Validator) fromService(ctx context.Context, q query) (authcache.Entry, 
 	res, asked, err := v.outage.call(ctx, v.s.Now, func() (authservice.Result, error) {
 		return v.service.Validate(ctx, q.key, q.clientIP)
 	})
-	via := ViaService
-	if !asked {
-		via = ViaOutage
-	}
 	switch {
 	case err == nil:
-		return v.share(ctx, q, authcache.Entry{Valid: true, Principal: res.Principal, ExpiresAt: q.now.Add(v.s.TTL)}), via, nil
+		return v.share(ctx, q, authcache.Entry{Valid: true, Principal: res.Principal, ExpiresAt: q.now.Add(v.s.TTL)}), ViaService, nil
 	case errors.Is(err, authservice.ErrInvalid):
-		return v.share(ctx, q, v.invalid(q.now)), via, nil
+		return v.share(ctx, q, v.invalid(q.now)), ViaService, nil
 	case errors.Is(err, authservice.ErrRateLimited):
-		return authcache.Entry{}, via, fmt.Errorf("%w: %w", ErrRateLimited, err)
+		return authcache.Entry{}, ViaService, fmt.Errorf("%w: %w", ErrRateLimited, err)
 	}
 	if standIn.WithinGrace(q.now, v.s.Grace) {
 		v.graceServed.Add(1)
@@ -254,7 +250,10 @@ func (v *Validator) fromService(ctx context.Context, q query) (authcache.Entry, 
 			"expired_ago", q.now.Sub(standIn.ExpiresAt).String(), "error", err)
 		return standIn, ViaStale, nil
 	}
-	return authcache.Entry{}, via, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if !asked {
+		return authcache.Entry{}, ViaOutage, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return authcache.Entry{}, ViaService, fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // share writes the service's answer to the shared cache. A failed write costs another container
