@@ -38,6 +38,10 @@ type Config struct {
 	// service; 0 disables it.
 	StaleGrace      time.Duration `env:"AUTH_STALE_GRACE" envDefault:"5m"`
 	CacheMaxEntries int           `env:"AUTH_CACHE_MAX_ENTRIES" envDefault:"10000"`
+	// OutageWindow is how long after an auth-service failure (timeout, transport error, 5xx) a
+	// container stops asking the service, answering from the grace or failing at once; then one
+	// request probes it. 0 asks every time. Seconds or a duration.
+	OutageWindow config.Duration `env:"AUTH_SERVICE_OUTAGE_WINDOW" envDefault:"5s"`
 }
 
 // Validate checks the configuration as a whole, naming every offending variable at once, and
@@ -80,6 +84,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StaleGrace < 0 {
 		fail("AUTH_STALE_GRACE must not be negative (0 disables it), got %s", c.StaleGrace)
+	}
+	if c.OutageWindow < 0 {
+		fail("AUTH_SERVICE_OUTAGE_WINDOW must not be negative (0 disables it), got %s", time.Duration(c.OutageWindow))
 	}
 	if c.CacheMaxEntries <= 0 {
 		fail("AUTH_CACHE_MAX_ENTRIES must be positive, got %d", c.CacheMaxEntries)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,7 +33,8 @@ func TestConfig(t *testing.T) {
 		{name: "defaults", env: map[string]string{"KEYS_TABLE": "keys"}, check: func(t *testing.T, c authorizer.Config) {
 			if c.Source != "dynamodb" || c.ServiceID != "platform" || c.ServiceTimeout != 5*time.Second ||
 				!slices.Equal(c.AllowedKeyPrefixes, []string{"live", "test", "dev"}) || c.CacheTTL != time.Minute ||
-				c.NegativeCacheTTL != 5*time.Second || c.StaleGrace != 5*time.Minute || c.CacheMaxEntries != 10000 {
+				c.NegativeCacheTTL != 5*time.Second || c.StaleGrace != 5*time.Minute || c.CacheMaxEntries != 10000 ||
+				c.OutageWindow != config.Duration(5*time.Second) {
 				t.Errorf("%+v", c)
 			}
 		}},
@@ -48,6 +50,15 @@ func TestConfig(t *testing.T) {
 				}
 			}},
 		{name: "grace 0 allowed", env: map[string]string{"KEYS_TABLE": "k", "AUTH_STALE_GRACE": "0s"}},
+		{name: "outage window in seconds, as the stack writes durations", env: map[string]string{"KEYS_TABLE": "k", "AUTH_SERVICE_OUTAGE_WINDOW": "7.5"},
+			check: func(t *testing.T, c authorizer.Config) {
+				if c.OutageWindow != config.Duration(7500*time.Millisecond) {
+					t.Errorf("%v", time.Duration(c.OutageWindow))
+				}
+			}},
+		{name: "outage window 0 allowed", env: map[string]string{"KEYS_TABLE": "k", "AUTH_SERVICE_OUTAGE_WINDOW": "0"}},
+		{name: "outage window malformed", env: map[string]string{"KEYS_TABLE": "k", "AUTH_SERVICE_OUTAGE_WINDOW": "soon"},
+			wantErr: []string{"AUTH_SERVICE_OUTAGE_WINDOW"}},
 		{name: "dynamodb needs KEYS_TABLE", env: map[string]string{}, wantErr: []string{"KEYS_TABLE"}},
 		{name: "external needs its table and URL", env: map[string]string{"AUTH_SOURCE": "external"},
 			wantErr: []string{"VALIDATION_CACHE_TABLE", "AUTH_SERVICE_URL"}},
@@ -57,8 +68,10 @@ func TestConfig(t *testing.T) {
 		{name: "empty prefixes", env: map[string]string{"KEYS_TABLE": "k", "ALLOWED_KEY_PREFIXES": " , "}, wantErr: []string{"ALLOWED_KEY_PREFIXES"}},
 		{name: "malformed duration", env: map[string]string{"KEYS_TABLE": "k", "AUTH_CACHE_TTL": "a minute"}, wantErr: []string{"AUTH_CACHE_TTL"}},
 		{name: "every bad number named", env: map[string]string{"KEYS_TABLE": "k", "AUTH_CACHE_TTL": "0s", "AUTH_NEGATIVE_CACHE_TTL": "-1s",
-			"AUTH_STALE_GRACE": "-1s", "AUTH_CACHE_MAX_ENTRIES": "0", "AUTH_SERVICE_TIMEOUT": "0s", "AUTH_SERVICE_ID": " "},
-			wantErr: []string{"AUTH_CACHE_TTL", "AUTH_NEGATIVE_CACHE_TTL", "AUTH_STALE_GRACE", "AUTH_CACHE_MAX_ENTRIES", "AUTH_SERVICE_TIMEOUT", "AUTH_SERVICE_ID"}},
+			"AUTH_STALE_GRACE": "-1s", "AUTH_CACHE_MAX_ENTRIES": "0", "AUTH_SERVICE_TIMEOUT": "0s", "AUTH_SERVICE_ID": " ",
+			"AUTH_SERVICE_OUTAGE_WINDOW": "-1"},
+			wantErr: []string{"AUTH_CACHE_TTL", "AUTH_NEGATIVE_CACHE_TTL", "AUTH_STALE_GRACE", "AUTH_CACHE_MAX_ENTRIES", "AUTH_SERVICE_TIMEOUT", "AUTH_SERVICE_ID",
+				"AUTH_SERVICE_OUTAGE_WINDOW"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := config.Load[authorizer.Config](tc.env)
@@ -127,6 +140,31 @@ func TestFromConfig(t *testing.T) {
 		if _, err := h.Handle(context.Background(), request(map[string]string{"Authorization": "Bearer " + testKey("live", 8)})); err == nil ||
 			err.Error() == "Unauthorized" || errors.Is(err, authorizer.ErrUnauthorized) {
 			t.Errorf("service down: %v, want a failure", err)
+		}
+	})
+	t.Run("AUTH_SERVICE_OUTAGE_WINDOW keeps a failing service from being asked again", func(t *testing.T) {
+		for window, wantCalls := range map[string]int{"10m": 1, "0": 3} {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				http.Error(w, "down", http.StatusBadGateway)
+			}))
+			cfg, err := config.Load[authorizer.Config](map[string]string{
+				"AUTH_SOURCE": "external", "AUTH_SERVICE_URL": srv.URL, "VALIDATION_CACHE_TABLE": cacheTable, "AUTH_SERVICE_OUTAGE_WINDOW": window})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := authorizer.FromConfig(cfg, newFakeDB(), srv.Client(), quietLog)
+			for i := range 3 {
+				_, err := h.Handle(context.Background(), request(map[string]string{"Authorization": "Bearer " + testKey("live", 30+i)}))
+				if err == nil || err.Error() == "Unauthorized" {
+					t.Errorf("window %s, request %d: %v, want a failure", window, i, err)
+				}
+			}
+			srv.Close()
+			if int(calls.Load()) != wantCalls {
+				t.Errorf("window %s: %d service calls, want %d", window, calls.Load(), wantCalls)
+			}
 		}
 	})
 }

@@ -144,6 +144,8 @@ type fakeService struct {
 	lastIP string
 	next   answer
 	user   authservice.Result
+	// entered and release, when set, hold the next call: it signals entered, then waits.
+	entered, release chan struct{}
 }
 
 func newFakeService() *fakeService {
@@ -158,10 +160,25 @@ func (s *fakeService) Validate(_ context.Context, _, clientIP string) (authservi
 	defer s.mu.Unlock()
 	s.calls++
 	s.lastIP = clientIP
+	if s.entered != nil {
+		entered, release := s.entered, s.release
+		s.entered, s.release = nil, nil
+		s.mu.Unlock()
+		close(entered)
+		<-release
+		s.mu.Lock()
+	}
 	if s.next.err != nil {
 		return authservice.Result{}, s.next.err
 	}
 	return s.user, nil
+}
+
+// gate holds the next call until release is closed, closing entered once it is under way.
+func (s *fakeService) gate(entered, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entered, s.release = entered, release
 }
 
 func (s *fakeService) set(a answer) {

@@ -56,6 +56,7 @@ const (
 	ViaCacheTable Via = "cache_table" // external source, shared cache
 	ViaService    Via = "service"     // external source, the auth service itself
 	ViaStale      Via = "stale"       // external source down: an expired result within AUTH_STALE_GRACE
+	ViaOutage     Via = "outage"      // external source failed moments ago (AUTH_SERVICE_OUTAGE_WINDOW): not asked
 )
 
 // Decision is what Validate found. Via and KeyRef are set even when Validate fails.
@@ -74,10 +75,13 @@ type Settings struct {
 	TTL         time.Duration
 	NegativeTTL time.Duration
 	Grace       time.Duration
-	MaxEntries  int
-	ServiceID   string // reported for keys from the keys table, which carry none
-	Now         func() time.Time
-	Log         *slog.Logger
+	// OutageWindow is how long after an auth-service failure this container stops asking it (see
+	// outage); 0 asks every time.
+	OutageWindow time.Duration
+	MaxEntries   int
+	ServiceID    string // reported for keys from the keys table, which carry none
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // Stats counts, per container, what a Validator did. GraceServed is the number of requests let
@@ -96,6 +100,7 @@ type Validator struct {
 	service AuthService
 	cache   ValidationCache
 	lookup  func(context.Context, query) (authcache.Entry, Via, error)
+	outage  *outage
 
 	memoryHits, cacheTableHits, graceServed atomic.Int64
 }
@@ -132,7 +137,7 @@ func newValidator(s Settings) *Validator {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
-	return &Validator{s: s, mem: authcache.NewMemory(s.MaxEntries, s.Grace)}
+	return &Validator{s: s, mem: authcache.NewMemory(s.MaxEntries, s.Grace), outage: &outage{window: s.OutageWindow, log: s.Log}}
 }
 
 // Stats returns the counters so far.
@@ -210,7 +215,8 @@ func (v *Validator) fromKeys(ctx context.Context, q query) (authcache.Entry, Via
 
 // fromService is the external source: the shared cache, then the service, whose answer is shared.
 // When the service is down (not when it says no), an expired valid result within the grace,
-// from memory or the shared cache, stands in.
+// from memory or the shared cache, stands in. After a failure the service is not asked for the
+// outage window (see outage): the stand-in, or the failure, comes at once.
 func (v *Validator) fromService(ctx context.Context, q query) (authcache.Entry, Via, error) {
 	standIn := q.stale
 	shared, found, err := v.cache.Get(ctx, q.digest)
@@ -225,7 +231,9 @@ func (v *Validator) fromService(ctx context.Context, q query) (authcache.Entry, 
 		standIn = shared
 	}
 
-	res, err := v.service.Validate(ctx, q.key, q.clientIP)
+	res, asked, err := v.outage.call(ctx, v.s.Now, func() (authservice.Result, error) {
+		return v.service.Validate(ctx, q.key, q.clientIP)
+	})
 	switch {
 	case err == nil:
 		return v.share(ctx, q, authcache.Entry{Valid: true, Principal: res.Principal, ExpiresAt: q.now.Add(v.s.TTL)}), ViaService, nil
@@ -241,6 +249,9 @@ func (v *Validator) fromService(ctx context.Context, q query) (authcache.Entry, 
 			"event", "auth.stale_grace_served", "key_ref", q.digest[:12], "user_id", standIn.Principal.UserID,
 			"expired_ago", q.now.Sub(standIn.ExpiresAt).String(), "error", err)
 		return standIn, ViaStale, nil
+	}
+	if !asked {
+		return authcache.Entry{}, ViaOutage, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return authcache.Entry{}, ViaService, fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
 	"github.com/hokusai-protocol/registry-gateway/shared/authcache"
 	"github.com/hokusai-protocol/registry-gateway/shared/authorizer"
+	"github.com/hokusai-protocol/registry-gateway/shared/authservice"
 	"github.com/hokusai-protocol/registry-gateway/shared/keystore"
 )
 
@@ -297,6 +299,127 @@ func (r *rig) run(t *testing.T, key string, steps []step) {
 	}
 	if secret := key[len("hk_live_"):]; strings.Contains(r.logs.String(), secret) {
 		t.Errorf("a log line carries the key:\n%s", r.logs)
+	}
+}
+
+const window = 10 * time.Second
+
+// After a failure of the auth service a container stops asking it for the outage window: the
+// grace is honoured at once, anything else is unavailable at once, and after the window one
+// request probes the service again.
+func TestValidateExternalOutageMemory(t *testing.T) {
+	p := func(a answer) *answer { return &a }
+	other, third := testKey("live", 2), testKey("live", 3)
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{name: "a failure stops the calls for the window, then one probe", steps: []step{
+			{service: p(answer503), want: authorizer.ErrUnavailable, via: authorizer.ViaService, cost: calls{get: 1, service: 1}},
+			{want: authorizer.ErrUnavailable, via: authorizer.ViaOutage, cost: calls{get: 1}},
+			{key: other, service: p(answerValid), want: authorizer.ErrUnavailable, via: authorizer.ViaOutage, cost: calls{get: 1}},
+			{advance: window - time.Millisecond, want: authorizer.ErrUnavailable, via: authorizer.ViaOutage, cost: calls{get: 1}},
+			// The window is over: this request asks, and the service is back.
+			{advance: time.Millisecond, via: authorizer.ViaService, cost: calls{get: 1, service: 1, put: 1}},
+			{key: other, via: authorizer.ViaService, cost: calls{get: 1, service: 1, put: 1}},
+		}},
+		{name: "a timeout opens it too; a failed probe reopens it for a whole window", steps: []step{
+			{service: p(answerHang), want: authorizer.ErrUnavailable, via: authorizer.ViaService, cost: calls{get: 1, service: 1}},
+			{advance: window, service: p(answer503), want: authorizer.ErrUnavailable, via: authorizer.ViaService, cost: calls{get: 1, service: 1}},
+			{advance: window - time.Millisecond, want: authorizer.ErrUnavailable, via: authorizer.ViaOutage, cost: calls{get: 1}},
+			{advance: time.Millisecond, want: authorizer.ErrUnavailable, via: authorizer.ViaService, cost: calls{get: 1, service: 1}},
+		}},
+		{name: "the grace is honoured at once while the service is not asked", steps: []step{
+			{via: authorizer.ViaService, cost: calls{get: 1, service: 1, put: 1}},
+			{key: other, via: authorizer.ViaService, cost: calls{get: 1, service: 1, put: 1}},
+			{advance: ttl + time.Minute, service: p(answer503), via: authorizer.ViaStale, cost: calls{get: 1, service: 1}, graceSeen: 1},
+			{key: other, via: authorizer.ViaStale, cost: calls{get: 1}, graceSeen: 2},
+			{via: authorizer.ViaStale, cost: calls{get: 1}, graceSeen: 3},
+			{key: third, want: authorizer.ErrUnavailable, via: authorizer.ViaOutage, cost: calls{get: 1}},
+		}},
+		{name: "answers of a working service leave it closed", steps: []step{
+			{service: p(answerNo), want: authorizer.ErrUnauthorized, via: authorizer.ViaService, cost: calls{get: 1, service: 1, put: 1}},
+			{key: other, service: p(answer429), want: authorizer.ErrRateLimited, via: authorizer.ViaService, cost: calls{get: 1, service: 1}},
+			{key: other, service: p(answerValid), via: authorizer.ViaService, cost: calls{get: 1, service: 1, put: 1}},
+		}},
+		{name: "each container remembers its own outage", steps: []step{
+			{service: p(answer503), want: authorizer.ErrUnavailable, via: authorizer.ViaService, cost: calls{get: 1, service: 1}},
+			{newCtr: true, service: p(answerValid), via: authorizer.ViaService, cost: calls{get: 1, service: 1, put: 1}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, true, func(s *authorizer.Settings) { s.OutageWindow = window })
+			r.run(t, validKey, tc.steps)
+		})
+	}
+}
+
+// A shared result another container wrote is used while this one's service calls are off.
+func TestValidateExternalOutageMemoryUsesTheSharedCache(t *testing.T) {
+	r := newRig(t, true, func(s *authorizer.Settings) { s.OutageWindow = window })
+	r.run(t, validKey, []step{
+		{key: testKey("live", 2), service: &answer503, want: authorizer.ErrUnavailable, via: authorizer.ViaService, cost: calls{get: 1, service: 1}},
+	})
+	healthy := *r
+	healthy.svc = newFakeService()
+	if _, err := healthy.container().Validate(context.Background(), validKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	r.run(t, validKey, []step{{via: authorizer.ViaCacheTable, cost: calls{get: 1}}})
+}
+
+// While the one probe after the window is under way, every other request fails at once.
+func TestValidateExternalOutageMemoryProbesOnce(t *testing.T) {
+	r := newRig(t, true, func(s *authorizer.Settings) { s.OutageWindow = window })
+	r.svc.set(answer503)
+	if _, err := r.v.Validate(context.Background(), validKey, ""); !errors.Is(err, authorizer.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	r.clk.Advance(window)
+	entered, release := make(chan struct{}), make(chan struct{})
+	r.svc.gate(entered, release)
+	r.svc.set(answerValid)
+	probe := make(chan error)
+	go func() {
+		_, err := r.v.Validate(context.Background(), validKey, "")
+		probe <- err
+	}()
+	<-entered
+	for i := range 5 {
+		d, err := r.v.Validate(context.Background(), testKey("live", 10+i), "")
+		if !errors.Is(err, authorizer.ErrUnavailable) || d.Via != authorizer.ViaOutage {
+			t.Errorf("during the probe: %v via %s, want unavailable via outage", err, d.Via)
+		}
+	}
+	if n := r.svc.count(); n != 2 {
+		t.Errorf("%d service calls, want 2 (the failure and the probe)", n)
+	}
+	close(release)
+	if err := <-probe; err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if _, err := r.v.Validate(context.Background(), testKey("live", 20), ""); err != nil || r.svc.count() != 3 {
+		t.Errorf("after a good probe: %v, %d calls, want a call", err, r.svc.count())
+	}
+	for _, event := range []string{`"event":"auth.outage_opened"`, `"event":"auth.outage_closed"`} {
+		if strings.Count(r.logs.String(), event) != 1 {
+			t.Errorf("want %s logged once:\n%s", event, r.logs)
+		}
+	}
+}
+
+// A request abandoned by its caller says nothing about the service.
+func TestValidateExternalOutageMemoryIgnoresCancelledCallers(t *testing.T) {
+	r := newRig(t, true, func(s *authorizer.Settings) { s.OutageWindow = window })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.svc.set(answer{err: fmt.Errorf("%w: %w", authservice.ErrUnavailable, context.Canceled)})
+	if _, err := r.v.Validate(ctx, validKey, ""); !errors.Is(err, authorizer.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	r.svc.set(answerValid)
+	if _, err := r.v.Validate(context.Background(), validKey, ""); err != nil || r.svc.count() != 2 {
+		t.Errorf("%v after %d calls, want the service asked again", err, r.svc.count())
 	}
 }
 

@@ -3,6 +3,7 @@ package authorizer
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/authcache"
 	"github.com/hokusai-protocol/registry-gateway/shared/authservice"
@@ -13,13 +14,14 @@ import (
 // and, built once per container, keeps its connections across invocations.
 func FromConfig(cfg Config, db authcache.DynamoDBAPI, hc *http.Client, log *slog.Logger) *Handler {
 	s := Settings{
-		AllowedEnvs: cfg.AllowedKeyPrefixes,
-		TTL:         cfg.CacheTTL,
-		NegativeTTL: cfg.NegativeCacheTTL,
-		Grace:       cfg.StaleGrace,
-		MaxEntries:  cfg.CacheMaxEntries,
-		ServiceID:   cfg.ServiceID,
-		Log:         log,
+		AllowedEnvs:  cfg.AllowedKeyPrefixes,
+		TTL:          cfg.CacheTTL,
+		NegativeTTL:  cfg.NegativeCacheTTL,
+		Grace:        cfg.StaleGrace,
+		OutageWindow: time.Duration(cfg.OutageWindow),
+		MaxEntries:   cfg.CacheMaxEntries,
+		ServiceID:    cfg.ServiceID,
+		Log:          log,
 	}
 	var v *Validator
 	switch cfg.Source {

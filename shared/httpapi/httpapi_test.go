@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
 )
 
@@ -118,4 +121,137 @@ func TestEndpoint(t *testing.T) {
 			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
 		}
 	}
+}
+
+// A path the router would clean or complete (dot segments, doubled slashes, a missing trailing
+// slash) is answered in JSON, never with ServeMux's redirect and its HTML body: a redirect would
+// send a client's key to the cleaned path, and an API has no pages to move to.
+func TestMuxNeverRedirects(t *testing.T) {
+	m := httpapi.NewMux()
+	m.Handle("GET /api/keys", httpapi.Endpoint(func(http.ResponseWriter, *http.Request) (int, any, error) {
+		return 200, "list", nil
+	}))
+	m.Handle("DELETE /api/keys/{key_id}", httpapi.Endpoint(func(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+		return 200, r.PathValue("key_id"), nil
+	}))
+	m.HandleFunc("GET /tree/", func(w http.ResponseWriter, _ *http.Request) { httpapi.WriteJSON(w, 200, "tree") })
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         string // exact body when set; otherwise the error code
+		code         string
+	}{
+		// Decoded forms (what a gateway that decodes the path hands over).
+		{"GET", "/api/keys/..", 404, "", "NOT_FOUND"},
+		{"DELETE", "/api/keys/..", 404, "", "NOT_FOUND"},
+		{"GET", "/api/keys/.", 404, "", "NOT_FOUND"},
+		{"DELETE", "/api/keys/.", 404, "", "NOT_FOUND"},
+		{"DELETE", "/api/keys/a/../b", 404, "", "NOT_FOUND"},
+		{"DELETE", "/api/keys/a/b", 404, "", "NOT_FOUND"},
+		{"GET", "//api/keys", 404, "", "NOT_FOUND"},
+		{"GET", "/api//keys", 404, "", "NOT_FOUND"},
+		{"GET", "/api/keys/", 404, "", "NOT_FOUND"},
+		{"GET", "/tree", 404, "", "NOT_FOUND"},
+		{"GET", "/tree/./x", 404, "", "NOT_FOUND"},
+		// Encoded forms (API Gateway passes the path as the client encoded it): one segment each.
+		{"DELETE", "/api/keys/%2e%2e", 200, `"%2e%2e"`, ""},
+		{"DELETE", "/api/keys/%2E%2E", 200, `"%2E%2E"`, ""},
+		{"DELETE", "/api/keys/a%2fb", 200, `"a%2fb"`, ""},
+		{"DELETE", "/api/keys/%252e%252e", 200, `"%252e%252e"`, ""},
+		{"DELETE", "/api/keys/abc.", 200, `"abc."`, ""},
+		{"GET", "/api/keys/%2e%2e", 405, "", "METHOD_NOT_ALLOWED"},
+		{"GET", "/tree/x", 200, `"tree"`, ""},
+	} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(tc.method, "/", nil)
+		r.URL.Path = tc.path // set, not parsed, as the API Gateway adapter does
+		m.ServeHTTP(rec, r)
+		if rec.Code != tc.status || rec.Header().Get("Location") != "" {
+			t.Errorf("%s %s: status %d Location %q, want %d and none", tc.method, tc.path, rec.Code, rec.Header().Get("Location"), tc.status)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s %s: content type %q, body %q", tc.method, tc.path, ct, rec.Body)
+		}
+		var body map[string]any
+		switch {
+		case tc.body != "":
+			if rec.Body.String() != tc.body {
+				t.Errorf("%s %s: body %s, want %s", tc.method, tc.path, rec.Body, tc.body)
+			}
+		case json.Unmarshal(rec.Body.Bytes(), &body) != nil || body["error"] != tc.code:
+			t.Errorf("%s %s: body %s, want error %s", tc.method, tc.path, rec.Body, tc.code)
+		}
+	}
+}
+
+// No answer of the router, nor any error detail, echoes a key pasted into the path.
+func TestErrorsDoNotEchoKeys(t *testing.T) {
+	key, err := apikey.Generate("live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := httpapi.NewMux()
+	m.HandleFunc("GET /api/keys", func(http.ResponseWriter, *http.Request) {})
+	m.HandleFunc("DELETE /api/keys/{key_id}", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, httpapi.NotFound("no key "+r.PathValue("key_id")))
+	})
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/" + key},                       // 404
+		{"POST", "/api/keys/" + key},             // 405
+		{"DELETE", "/api/keys/" + key},           // the handler's own message
+		{"DELETE", "/api/keys/" + key + "/x"},    // 404
+		{"PUT", "/api/keys/x" + key},             // 405, key inside a segment
+		{"DELETE", "/api/keys/" + key + "/../x"}, // would have been a redirect
+	} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(tc.method, "/", nil)
+		r.URL.Path = tc.path
+		m.ServeHTTP(rec, r)
+		secret := key[len("hk_live_"):]
+		if strings.Contains(rec.Body.String(), secret) || strings.Contains(fmt.Sprint(rec.Header()), secret) {
+			t.Errorf("%s %s: the key came back: %d %s", tc.method, tc.path, rec.Code, rec.Body)
+		}
+		if !strings.Contains(rec.Body.String(), "hk_live_[REDACTED]") {
+			t.Errorf("%s %s: %d %s does not say where the key was", tc.method, tc.path, rec.Code, rec.Body)
+		}
+	}
+	// A validation list is redacted field by field as well.
+	rec := httptest.NewRecorder()
+	httpapi.WriteError(rec, httptest.NewRequest("GET", "/", nil),
+		httpapi.Validation(httpapi.FieldError{Field: key, Message: "unknown field " + key}))
+	if strings.Contains(rec.Body.String(), key[8:]) {
+		t.Errorf("validation detail echoed the key: %s", rec.Body)
+	}
+}
+
+// FuzzMux: whatever the method and path, the router answers JSON, never a redirect, and never
+// echoes a key-shaped part of the path.
+func FuzzMux(f *testing.F) {
+	for _, seed := range []string{"/api/keys", "/api/keys/..", "/api/keys/%2e%2e", "//api/keys", "/api/keys/.",
+		"/api/keys/a/../b", "/tree", "/api/keys/hk_live_0123456789abcdefghijABCDEFGHIJ", "/x/hk_test_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/.."} {
+		f.Add("GET", seed)
+		f.Add("DELETE", seed)
+	}
+	m := httpapi.NewMux()
+	m.HandleFunc("GET /api/keys", func(w http.ResponseWriter, _ *http.Request) { httpapi.WriteJSON(w, 200, "list") })
+	m.HandleFunc("DELETE /api/keys/{key_id}", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, httpapi.NotFound("no key "+r.PathValue("key_id")))
+	})
+	m.HandleFunc("GET /tree/", func(w http.ResponseWriter, _ *http.Request) { httpapi.WriteJSON(w, 200, "tree") })
+	keyShaped := regexp.MustCompile(`hk_(live|test|dev)_[A-Za-z0-9]`)
+	f.Fuzz(func(t *testing.T, method, path string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Method, r.URL.Path = method, path
+		rec := httptest.NewRecorder()
+		m.ServeHTTP(rec, r)
+		if rec.Code >= 300 && rec.Code < 400 || rec.Header().Get("Location") != "" {
+			t.Fatalf("%q %q: redirect %d to %q", method, path, rec.Code, rec.Header().Get("Location"))
+		}
+		if rec.Header().Get("Content-Type") != "application/json" || !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("%q %q: %d not JSON: %q", method, path, rec.Code, rec.Body)
+		}
+		if rec.Code != 200 && keyShaped.Match(rec.Body.Bytes()) {
+			t.Fatalf("%q %q: key-shaped text in %s", method, path, rec.Body)
+		}
+	})
 }

@@ -5,40 +5,45 @@ import (
 	"net/http/httptest"
 )
 
-// Mux is http.ServeMux with JSON answers for unknown routes (404) and wrong methods (405).
+// Mux is http.ServeMux with JSON answers for unknown routes (404) and wrong methods (405). It never
+// redirects: ServeMux would send a path with dot segments, doubled slashes or a missing trailing
+// slash to its cleaned form with a 307 and an HTML body, and a client following it would re-send
+// its key to a route it did not name. An API has no pages that moved, so such a path is a 404.
 type Mux struct{ http.ServeMux }
 
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return &Mux{} }
 
+// routed marks the handlers registered through Mux, so ServeHTTP can tell a route that matched
+// from the handlers ServeMux makes up itself (not found, method not allowed, redirect), which it
+// reports with a pattern too.
+type routed struct{ http.Handler }
+
+// Handle registers h for pattern, as http.ServeMux.Handle.
+func (m *Mux) Handle(pattern string, h http.Handler) { m.ServeMux.Handle(pattern, routed{h}) }
+
+// HandleFunc registers fn for pattern, as http.ServeMux.HandleFunc.
+func (m *Mux) HandleFunc(pattern string, fn func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(fn))
+}
+
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, pattern := m.Handler(r)
-	if pattern != "" {
+	h, _ := m.Handler(r)
+	if _, ok := h.(routed); ok {
 		// ServeMux.ServeHTTP, not h: only it fills in r.PathValue.
 		m.ServeMux.ServeHTTP(w, r)
 		return
 	}
-	// No route matched: let ServeMux decide between 404 and 405 (and the Allow header), then
-	// answer in JSON instead of its plain text.
+	// No route matched: let ServeMux decide between 405 (with its Allow header) and the rest,
+	// then answer in JSON instead of its plain text or HTML.
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
-	if rec.Code != http.StatusNotFound && rec.Code != http.StatusMethodNotAllowed {
-		// A redirect to the cleaned path: pass it on as ServeMux wrote it.
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
+	// WriteError scrubs a key pasted into the path from these messages.
+	path := r.URL.Path
+	if rec.Code == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", rec.Header().Get("Allow"))
+		WriteError(w, r, NewError(rec.Code, "METHOD_NOT_ALLOWED", "method "+r.Method+" is not allowed on "+path))
 		return
 	}
-	if allow := rec.Header().Get("Allow"); allow != "" {
-		w.Header().Set("Allow", allow)
-	}
-	code := "NOT_FOUND"
-	detail := "no route for " + r.Method + " " + r.URL.Path
-	if rec.Code == http.StatusMethodNotAllowed {
-		code = "METHOD_NOT_ALLOWED"
-		detail = "method " + r.Method + " is not allowed on " + r.URL.Path
-	}
-	WriteError(w, r, NewError(rec.Code, code, detail))
+	WriteError(w, r, NotFound("no route for "+r.Method+" "+path))
 }

@@ -10,11 +10,20 @@ import (
 )
 
 // WriteJSON writes v as the JSON body with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v, nil) }
+
+// redacted scrubs key-shaped text from an error body as rendered: details quote paths, ids and
+// member names that came from the client, in strings, lists and extra fields alike, and a pasted
+// key must not come back in an answer. The replacement holds no JSON syntax, so the body stays JSON.
+func redacted(b []byte) []byte { return []byte(logging.Redacted(string(b))) }
+
+func writeJSON(w http.ResponseWriter, status int, v any, filter func([]byte) []byte) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		// Only a programming error gets here (an unmarshalable type); say so without leaking it.
 		status, body = http.StatusInternalServerError, []byte(`{"detail":"internal error","error":"INTERNAL_ERROR"}`)
+	} else if filter != nil {
+		body = filter(body)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -40,7 +49,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body := map[string]any{"detail": he.Detail, "error": he.Code}
 	maps.Copy(body, he.Extra)
-	WriteJSON(w, he.Status, body)
+	writeJSON(w, he.Status, body, redacted)
 }
 
 // Endpoint adapts a handler that returns its answer (status and JSON body, or an error), so that

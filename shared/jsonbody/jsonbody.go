@@ -84,8 +84,10 @@ func DecodeObject(body []byte, fields []Field, strict bool) (errs []httpapi.Fiel
 }
 
 // Members splits a JSON object into its members; anything that is not exactly one JSON value is a
-// 400, a value other than an object a 422.
+// 400, a value other than an object a 422. The literals Python writes for non-finite floats are
+// read as numbers out of range (see pythonNonFinite).
 func Members(body []byte) (map[string]json.RawMessage, error) {
+	body = pythonNonFinite(body)
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var v json.RawMessage
 	if err := dec.Decode(&v); err != nil {
@@ -102,6 +104,62 @@ func Members(body []byte) (map[string]json.RawMessage, error) {
 		return nil, httpapi.Validation(httpapi.FieldError{Field: "body", Message: "must be a JSON object"})
 	}
 	return m, nil
+}
+
+// nonFiniteLiterals are what Python's json.dumps writes for float("nan"), float("inf") and
+// float("-inf"), and all its json.loads accepts besides JSON; each is replaced by a number that no
+// float64 holds, so a client that sends them is told which field is wrong, exactly as for 1e400.
+var nonFiniteLiterals = []struct{ literal, number []byte }{
+	{[]byte("NaN"), []byte("1e999")},
+	{[]byte("Infinity"), []byte("1e999")},
+	{[]byte("-Infinity"), []byte("-1e999")},
+}
+
+// pythonNonFinite returns body with each non-finite literal that stands where a value may (at the
+// start, after ':', ',' or '[', outside strings, followed by white space, a delimiter or the end)
+// replaced by an out-of-range number; body itself when there is none. Anything else stays as it
+// was, so what was not JSON before is still not JSON after.
+func pythonNonFinite(body []byte) []byte {
+	var out []byte
+	copied := 0   // body[:copied] is in out
+	var prev byte // the last byte outside strings and white space; 0 at the start
+	inString, escaped := false, false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString, prev = false, c
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			inString = true
+			continue
+		}
+		if prev == 0 || prev == ':' || prev == ',' || prev == '[' {
+			for _, l := range nonFiniteLiterals {
+				end := i + len(l.literal)
+				if bytes.HasPrefix(body[i:], l.literal) && (end == len(body) || bytes.IndexByte([]byte(" \t\n\r,]}"), body[end]) >= 0) {
+					out = append(append(out, body[copied:i]...), l.number...)
+					copied, i, c = end, end-1, '0'
+					break
+				}
+			}
+		}
+		prev = c
+	}
+	if out == nil {
+		return body
+	}
+	return append(out, body[copied:]...)
 }
 
 // Merge adds to the errors of DecodeObject the rule violations of fields that decoded (a field of

@@ -113,6 +113,9 @@ func TestExternalAuthService(t *testing.T) {
 		"authSource": "external", "authServiceUrl": srv.URL, "allowedKeyPrefixes": "live",
 		"keyEnvironment": "live", "authCacheTtl": "3", "authStaleGrace": "3",
 	})
+	// Each subtest meets the service's answer to its own key. The outage memory would carry one
+	// subtest's failure into the next; TestAuthServiceOutageFailsFast tests it on its own.
+	withFunctionEnv(t, tmpl, "authorizer", map[string]string{"AUTH_SERVICE_OUTAGE_WINDOW": "0"})
 	state := t.TempDir()
 	var out syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
