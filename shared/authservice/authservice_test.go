@@ -146,13 +146,10 @@ func TestValidateTimesOut(t *testing.T) {
 	release := make(chan struct{})
 	s := newService(t, func(w http.ResponseWriter) { <-release })
 	defer close(release) // before the server's Close, which waits for the handler
-	start := time.Now()
+	// The service never answers: only the client's timeout can end the call, so no clock is read.
 	_, err := client(t, s.URL, 100*time.Millisecond).Validate(context.Background(), testKey, "")
 	if !errors.Is(err, authservice.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want unavailable by deadline", err)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("took %s for a 100ms timeout", took)
 	}
 }
 
