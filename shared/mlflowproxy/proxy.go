@@ -267,13 +267,19 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		logging.FromContext(ctx).Error("MLflow failed", upstreamAttrs(res, text, err)...)
 		replaceBody(res, internalError(res.StatusCode, apigw.RequestID(ctx)))
 		return nil
-	case res.StatusCode >= http.StatusBadRequest && res.Request.Method != http.MethodHead:
+	case res.StatusCode >= http.StatusBadRequest:
 		// MLflow's 4xx JSON passes unchanged; anything else (an HTML page, a traceback labelled
 		// JSON) is replaced, so no page of MLflow's or of a server in front of it reaches the client.
-		body, complete, err := readErrorBody(res)
-		if err == nil && complete && isJSON(res.Header.Get("Content-Type")) && json.Valid(body) {
-			res.Body = io.NopCloser(bytes.NewReader(body))
-			return nil
+		labelledJSON := isJSON(res.Header.Get("Content-Type"))
+		if labelledJSON && res.Request.Method == http.MethodHead {
+			break // no body to judge
+		}
+		var body []byte
+		var err error
+		if labelledJSON {
+			if body, err = validJSONError(res); err == nil {
+				return nil
+			}
 		}
 		logging.FromContext(ctx).Warn("MLflow answered an error without JSON", upstreamAttrs(res, truncate(body), err)...)
 		replaceBody(res, upstreamError(res.StatusCode, ex.clientPath))
@@ -303,6 +309,23 @@ const errorBodyLimit = 64 << 10
 
 // logTextLimit is how much of an upstream error body goes into a log line.
 const logTextLimit = 2 << 10
+
+// validJSONError reads a JSON error answer and, when it is whole and valid JSON, puts it back as
+// res.Body byte for byte. Otherwise it returns what it read, and res.Body is left to replaceBody.
+func validJSONError(res *http.Response) ([]byte, error) {
+	body, complete, err := readErrorBody(res)
+	switch {
+	case err != nil:
+		return body, err
+	case !complete:
+		return body, fmt.Errorf("error body over %d bytes", errorBodyLimit)
+	case !json.Valid(body):
+		return body, errors.New("error body labelled JSON is not JSON")
+	}
+	_ = res.Body.Close()
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
 
 // readErrorBody reads up to errorBodyLimit of an error answer, reporting whether that was all of it.
 func readErrorBody(res *http.Response) ([]byte, bool, error) {
@@ -348,7 +371,7 @@ func isJSON(contentType string) bool {
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
-// upstreamCodes name MLflow's own error codes for statuses its non-JSON answers carry.
+// upstreamCodes name MLflow's own error codes for the 4xx statuses its non-JSON answers carry.
 var upstreamCodes = map[int]string{
 	http.StatusBadRequest:            "BAD_REQUEST",
 	http.StatusUnauthorized:          "UNAUTHENTICATED",
@@ -356,10 +379,9 @@ var upstreamCodes = map[int]string{
 	http.StatusNotFound:              "RESOURCE_NOT_FOUND",
 	http.StatusRequestEntityTooLarge: "PAYLOAD_TOO_LARGE",
 	http.StatusTooManyRequests:       "REQUEST_LIMIT_EXCEEDED",
-	http.StatusServiceUnavailable:    "TEMPORARILY_UNAVAILABLE",
 }
 
-// upstreamError describes an error MLflow answered without JSON, keeping its status. The page
+// upstreamError describes a 4xx MLflow answered without JSON, keeping its status. The page
 // itself is never relayed: it may hold a stack trace.
 func upstreamError(status int, path string) *apiError {
 	switch status {
@@ -371,9 +393,6 @@ func upstreamError(status int, path string) *apiError {
 	code, ok := upstreamCodes[status]
 	if !ok {
 		code = "BAD_REQUEST"
-		if status >= http.StatusInternalServerError {
-			code = "INTERNAL_ERROR"
-		}
 	}
 	return newError(status, code, fmt.Sprintf("MLflow answered %d %s for %s", status, http.StatusText(status), displayPath(path)))
 }
