@@ -14,6 +14,8 @@ var credentialParams = map[string]bool{
 	"auth_token": true, "token": true, "authorization": true, "bearer": true, "hk_key": true,
 }
 
+var paramFolder = strings.NewReplacer("-", "_", ".", "_")
+
 // credentialInQuery returns the name of the first query parameter that carries a credential: a
 // credential name, or a value (or name) holding a key-shaped token. Keys are never accepted from
 // the query string (SPEC section 4), so such a query is refused rather than forwarded or quietly
@@ -23,7 +25,7 @@ func credentialInQuery(rawQuery string) (string, bool) {
 	for _, pair := range strings.Split(rawQuery, "&") {
 		name, value, _ := strings.Cut(pair, "=")
 		name, value = decodeQueryPart(name), decodeQueryPart(value)
-		folded := strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(strings.TrimSpace(name)))
+		folded := paramFolder.Replace(strings.ToLower(strings.TrimSpace(name)))
 		if credentialParams[folded] || holdsKey(name) || holdsKey(value) {
 			return name, true
 		}
