@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"strings"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
@@ -45,7 +46,8 @@ func (e *apiError) withCause(err error) *apiError { e.cause = err; return e }
 
 // body is the JSON the client receives.
 func (e *apiError) body() []byte {
-	v := map[string]any{"error_code": e.code, "message": e.message}
+	// No message of the proxy's may carry a key, whatever it quotes.
+	v := map[string]any{"error_code": e.code, "message": logging.Redacted(e.message)}
 	maps.Copy(v, e.extra)
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -53,6 +55,20 @@ func (e *apiError) body() []byte {
 		return []byte(`{"error_code":"INTERNAL_ERROR","message":"internal error"}`)
 	}
 	return b
+}
+
+// displayPath is a client's path as an error message may quote it: decoded as MLflow would read
+// it and with every key-shaped part redacted, so a key pasted into a path is not echoed, however
+// it was encoded.
+func displayPath(path string) string {
+	for range maxDecodes {
+		next := lenientUnescape(path)
+		if next == path {
+			break
+		}
+		path = next
+	}
+	return logging.Redacted(strings.ToValidUTF8(path, "?"))
 }
 
 // writeError answers err in MLflow's shape and logs it: server-side failures at error level with

@@ -1,6 +1,7 @@
 package mlflowproxy_test
 
 import (
+	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -89,4 +90,69 @@ func assertNoTraversal(t *testing.T, from, escaped string) {
 			seg = next
 		}
 	}
+}
+
+// FuzzQueryAndHeaders sends arbitrary query strings and header names through the handler: a key
+// placed anywhere in the query is refused before MLflow, and whatever headers arrive, MLflow sees
+// no credential and no identity but the authorizer's, under any spelling it would read as one.
+func FuzzQueryAndHeaders(f *testing.F) {
+	f.Add("max_results=1", "X_Hokusai_User_Id", "victim", "q=", "")
+	f.Add("a=1&b=2", "X.API.Key", fullKey, "api_key=", "&x=1")
+	f.Add("filter=name%3D%27a%27", "Authorization_", "Bearer "+fullKey, "filter=name%3D%27", "%27")
+	f.Add("", "x-hokusai-api-key-id", "forged", "", "")
+	f.Add("page_token=abc", "Cookie", "a=b", "t=Bearer+", "")
+	up := newRecorder(f, nil)
+	h := newProxy(f, up.URL, nil)
+	f.Fuzz(func(t *testing.T, query, hname, hvalue, before, after string) {
+		if !validHeaderName(hname) || strings.ContainsAny(hvalue, "\r\n\x00") {
+			return
+		}
+		for _, q := range []string{query, before + fullKey + after} {
+			if strings.ContainsFunc(q, func(c rune) bool { return c <= ' ' || c == '#' || c == 0x7f }) {
+				continue
+			}
+			r := request(t, "GET", "/api/mlflow/api/2.0/mlflow/experiments/get", nil, &writer, http.Header{hname: {hvalue}})
+			r.URL.RawQuery = q
+			before := up.count.Load()
+			rec := serve(h, r)
+			if strings.Contains(rec.Body.String(), fullKey) {
+				t.Fatalf("%q: the answer echoes the key: %s", q, rec.Body)
+			}
+			if up.count.Load() == before {
+				continue // refused
+			}
+			if strings.Contains(q, fullKey) {
+				t.Fatalf("a query holding the key reached MLflow: %q", q)
+			}
+			for name, vs := range up.last(t).Header {
+				folded := strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(name))
+				switch {
+				case folded == "x-hokusai-user-id" && (len(vs) != 1 || vs[0] != writer.UserID),
+					folded == "x-hokusai-api-key-id" && (len(vs) != 1 || vs[0] != writer.KeyID),
+					strings.HasPrefix(folded, "x-hokusai-") && folded != "x-hokusai-user-id" && folded != "x-hokusai-api-key-id",
+					folded == "authorization", folded == "x-api-key", folded == "cookie":
+					t.Fatalf("header %q (%q) reached MLflow as %s: %q", hname, hvalue, name, vs)
+				}
+				for _, v := range vs {
+					if strings.Contains(v, fullKey) {
+						t.Fatalf("the key reached MLflow in %s", name)
+					}
+				}
+			}
+		}
+	})
+}
+
+// validHeaderName is an RFC 9110 token, the only names Go's client sends.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

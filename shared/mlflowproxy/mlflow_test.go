@@ -256,3 +256,34 @@ assert [m.model_id for m in mlflow.search_logged_models(experiment_ids=[exp_id],
 client.search_traces(experiment_ids=[exp_id])
 print("ALL OK")
 `
+
+// TestMLflow5xxTextStaysInTheLog makes the real MLflow fail (an id past SQLite's INTEGER: Python's
+// OverflowError text in a 500): the client gets INTERNAL_ERROR with the request id and none of
+// MLflow's text, which the log keeps.
+func TestMLflow5xxTextStaysInTheLog(t *testing.T) {
+	upstream := realMLflow(t)
+	const path = "/api/2.0/mlflow/experiments/get?experiment_id=99999999999999999999"
+	res, err := http.Get(upstream + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	const internals = "Python int too large"
+	if res.StatusCode != 500 || !strings.Contains(string(direct), internals) {
+		t.Fatalf("MLflow itself answered %d %s; this test expects its 500 with %q", res.StatusCode, direct, internals)
+	}
+
+	var logs bytes.Buffer
+	r := loggedRequest(t, &logs, "GET", "/api/mlflow/api/2.0/mlflow/experiments/get", reader)
+	r.URL.RawQuery = "experiment_id=99999999999999999999"
+	rec := serve(newProxy(t, upstream, nil), r)
+	v := mlflowBody(t, rec.Body.Bytes())
+	if rec.Code != 500 || v["error_code"] != "INTERNAL_ERROR" || !strings.Contains(v["message"].(string), "req-1") ||
+		strings.Contains(rec.Body.String(), internals) || strings.Contains(rec.Body.String(), "SQLite") {
+		t.Errorf("%d %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), internals) || !strings.Contains(logs.String(), `"request_id":"req-1"`) {
+		t.Errorf("log: %s", logs.String())
+	}
+}

@@ -2,7 +2,9 @@ package mlflowproxy
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/principal"
 )
@@ -151,8 +154,14 @@ func (h *Handler) route(r *http.Request) (Route, error) {
 	route, err := h.router.Route(r.URL.Path, r.URL.RawPath)
 	if err != nil {
 		var pe *PathError
-		if errors.As(err, &pe) && pe.Err == ErrUnsafePath {
-			return route, newError(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "Invalid path: "+pe.Reason).withCause(err)
+		if errors.As(err, &pe) {
+			switch pe.Err {
+			case ErrUnsafePath:
+				return route, newError(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "Invalid path: "+pe.Reason).withCause(err)
+			case ErrInternalEndpoint:
+				return route, newError(http.StatusNotFound, "ENDPOINT_NOT_FOUND", fmt.Sprintf(
+					"%s is internal to the MLflow server (%s) and is not served through this gateway", displayPath(r.URL.Path), pe.Reason)).withCause(err)
+			}
 		}
 		return route, notFound(r.URL.Path).withCause(err)
 	}
@@ -160,6 +169,11 @@ func (h *Handler) route(r *http.Request) (Route, error) {
 	// over decoded parameters, which apigw re-encodes, so this is defence in depth.
 	if strings.ContainsFunc(r.URL.RawQuery, func(c rune) bool { return c == ' ' || c == '#' || isControl(c) }) {
 		return route, newError(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "Invalid query string: a raw space, # or control character")
+	}
+	if name, ok := credentialInQuery(r.URL.RawQuery); ok {
+		return route, newError(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", fmt.Sprintf(
+			"API keys are never accepted in the query string: remove query parameter %q and send the key as "+
+				"Authorization: Bearer <key>", displayPath(name)))
 	}
 	return route, nil
 }
@@ -191,7 +205,7 @@ func scopeFields(need principal.Level, p principal.Principal) map[string]any {
 }
 
 func notFound(path string) *apiError {
-	return newError(http.StatusNotFound, "RESOURCE_NOT_FOUND", "The requested resource was not found: "+path)
+	return newError(http.StatusNotFound, "RESOURCE_NOT_FOUND", "The requested resource was not found: "+displayPath(path))
 }
 
 func timeoutError(budget time.Duration) *apiError {
@@ -219,20 +233,11 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	h.setHeaders(pr.Out.Header, ex.caller)
 }
 
-// setHeaders removes the caller's credentials and any identity it claims, then adds the
-// authorizer's identity and the proxy's own credentials.
+// setHeaders keeps only the headers MLflow needs (filterHeaders), so no credential or identity the
+// caller sends reaches it under any spelling, then adds the authorizer's identity and the proxy's
+// own credentials.
 func (h *Handler) setHeaders(hdr http.Header, caller principal.Principal) {
-	for k := range hdr {
-		switch lk := strings.ToLower(k); {
-		case lk == "x-api-key", strings.HasPrefix(lk, "x-hokusai-"):
-			delete(hdr, k)
-		case lk == "authorization" && h.creds.mode != AuthForward:
-			delete(hdr, k)
-		case lk == "expect":
-			// The body is already in memory; waiting for 100-continue only adds a round trip.
-			delete(hdr, k)
-		}
-	}
+	filterHeaders(hdr, h.creds.mode == AuthForward)
 	if caller.UserID != "" {
 		hdr.Set("X-Hokusai-User-Id", caller.UserID)
 	}
@@ -253,8 +258,30 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		return errHeaderTimeout // the timer fired as the headers arrived; the call is cancelled
 	}
 	res.Header.Del("X-Request-Id") // ours, set by the Lambda adapter, identifies the request
-	if res.StatusCode >= http.StatusBadRequest && !isJSON(res.Header.Get("Content-Type")) {
-		logging.FromContext(res.Request.Context()).Warn("MLflow answered an error without JSON", "status", res.StatusCode)
+	ctx := res.Request.Context()
+	switch {
+	case res.StatusCode >= http.StatusInternalServerError:
+		// MLflow's 5xx text is its exception: bucket names, boto's and Python's messages. It is
+		// logged for the operator; the client gets the request id to quote.
+		text, err := errorText(res)
+		logging.FromContext(ctx).Error("MLflow failed", upstreamAttrs(res, text, err)...)
+		replaceBody(res, internalError(res.StatusCode, apigw.RequestID(ctx)))
+		return nil
+	case res.StatusCode >= http.StatusBadRequest:
+		// MLflow's 4xx JSON passes unchanged; anything else (an HTML page, a traceback labelled
+		// JSON) is replaced, so no page of MLflow's or of a server in front of it reaches the client.
+		labelledJSON := isJSON(res.Header.Get("Content-Type"))
+		if labelledJSON && res.Request.Method == http.MethodHead {
+			break // no body to judge
+		}
+		var body []byte
+		var err error
+		if labelledJSON {
+			if body, err = validJSONError(res); err == nil {
+				return nil
+			}
+		}
+		logging.FromContext(ctx).Warn("MLflow answered an error without JSON", upstreamAttrs(res, truncate(body), err)...)
 		replaceBody(res, upstreamError(res.StatusCode, ex.clientPath))
 		return nil
 	}
@@ -262,12 +289,89 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 	return nil
 }
 
+// internalError is the answer to a 5xx of MLflow's: its status, MLflow's error shape, no text of
+// its own.
+func internalError(status int, requestID string) *apiError {
+	msg := "MLflow failed to handle the request; the gateway logged its answer"
+	if requestID != "" {
+		msg += " under request id " + requestID
+	}
+	e := newError(status, "INTERNAL_ERROR", msg)
+	if requestID != "" {
+		e.extra = map[string]any{"request_id": requestID}
+	}
+	return e
+}
+
+// errorBodyLimit bounds how much of an error answer is read: MLflow's are a few hundred bytes; a
+// longer one is not relayed (4xx) and is logged truncated.
+const errorBodyLimit = 64 << 10
+
+// logTextLimit is how much of an upstream error body goes into a log line.
+const logTextLimit = 2 << 10
+
+// validJSONError reads a JSON error answer and, when it is whole and valid JSON, puts it back as
+// res.Body byte for byte. Otherwise it returns what it read, and res.Body is left to replaceBody.
+func validJSONError(res *http.Response) ([]byte, error) {
+	body, complete, err := readErrorBody(res)
+	switch {
+	case err != nil:
+		return body, err
+	case !complete:
+		return body, fmt.Errorf("error body over %d bytes", errorBodyLimit)
+	case !json.Valid(body):
+		return body, errors.New("error body labelled JSON is not JSON")
+	}
+	_ = res.Body.Close()
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
+
+// readErrorBody reads up to errorBodyLimit of an error answer, reporting whether that was all of it.
+func readErrorBody(res *http.Response) ([]byte, bool, error) {
+	body, err := io.ReadAll(io.LimitReader(res.Body, errorBodyLimit+1))
+	if len(body) > errorBodyLimit {
+		return body[:errorBodyLimit], false, err
+	}
+	return body, err == nil, err
+}
+
+// errorText is the start of an error answer, for the log, decompressed if MLflow gzipped it.
+func errorText(res *http.Response) (string, error) {
+	body, _, err := readErrorBody(res)
+	if strings.EqualFold(res.Header.Get("Content-Encoding"), "gzip") {
+		zr, zerr := gzip.NewReader(bytes.NewReader(body))
+		if zerr != nil {
+			return "", zerr
+		}
+		// A truncated stream still yields what it holds.
+		plain, _ := io.ReadAll(io.LimitReader(zr, logTextLimit+1))
+		body = plain
+	}
+	return truncate(body), err
+}
+
+func upstreamAttrs(res *http.Response, text string, err error) []any {
+	attrs := []any{"status", res.StatusCode, "content_type", res.Header.Get("Content-Type"), "upstream_body", text}
+	if err != nil {
+		attrs = append(attrs, "read_error", err)
+	}
+	return attrs
+}
+
+func truncate(b []byte) string {
+	if len(b) > logTextLimit {
+		return strings.ToValidUTF8(string(b[:logTextLimit]), "?") + "…[truncated]"
+	}
+	return strings.ToValidUTF8(string(b), "?")
+}
+
 func isJSON(contentType string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
-// upstreamCodes name MLflow's own error codes for statuses its non-JSON answers carry.
+// upstreamCodes name MLflow's own error codes for the 4xx statuses its non-JSON answers carry.
 var upstreamCodes = map[int]string{
 	http.StatusBadRequest:            "BAD_REQUEST",
 	http.StatusUnauthorized:          "UNAUTHENTICATED",
@@ -275,10 +379,9 @@ var upstreamCodes = map[int]string{
 	http.StatusNotFound:              "RESOURCE_NOT_FOUND",
 	http.StatusRequestEntityTooLarge: "PAYLOAD_TOO_LARGE",
 	http.StatusTooManyRequests:       "REQUEST_LIMIT_EXCEEDED",
-	http.StatusServiceUnavailable:    "TEMPORARILY_UNAVAILABLE",
 }
 
-// upstreamError describes an error MLflow answered without JSON, keeping its status. The page
+// upstreamError describes a 4xx MLflow answered without JSON, keeping its status. The page
 // itself is never relayed: it may hold a stack trace.
 func upstreamError(status int, path string) *apiError {
 	switch status {
@@ -290,18 +393,12 @@ func upstreamError(status int, path string) *apiError {
 	code, ok := upstreamCodes[status]
 	if !ok {
 		code = "BAD_REQUEST"
-		if status >= http.StatusInternalServerError {
-			code = "INTERNAL_ERROR"
-		}
 	}
-	return newError(status, code, fmt.Sprintf("MLflow answered %d %s for %s", status, http.StatusText(status), path))
+	return newError(status, code, fmt.Sprintf("MLflow answered %d %s for %s", status, http.StatusText(status), displayPath(path)))
 }
 
-// errorPageLimit is how much of an error page is drained so its connection can be reused.
-const errorPageLimit = 64 << 10
-
 func replaceBody(res *http.Response, e *apiError) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, errorPageLimit))
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, errorBodyLimit))
 	_ = res.Body.Close()
 	body := e.body()
 	res.Body = io.NopCloser(bytes.NewReader(body))

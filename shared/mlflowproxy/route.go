@@ -14,6 +14,9 @@ var (
 	ErrUnsafePath = errors.New("unsafe path")
 	// ErrNotMLflowAPI is a safe path that names no MLflow API endpoint. Answered 404.
 	ErrNotMLflowAPI = errors.New("not an MLflow API path")
+	// ErrInternalEndpoint is an endpoint of MLflow's API that only its own UI or the server's
+	// host may call (internalEndpoints). Answered 404 ENDPOINT_NOT_FOUND.
+	ErrInternalEndpoint = errors.New("an MLflow server-internal endpoint")
 )
 
 // PathError is why Route refused a path. Err is ErrUnsafePath or ErrNotMLflowAPI.
@@ -27,6 +30,7 @@ func (e *PathError) Unwrap() error { return e.Err }
 
 func unsafePath(reason string) error { return &PathError{Err: ErrUnsafePath, Reason: reason} }
 func notAPI(reason string) error     { return &PathError{Err: ErrNotMLflowAPI, Reason: reason} }
+func internal(reason string) error   { return &PathError{Err: ErrInternalEndpoint, Reason: reason} }
 
 // Service is the MLflow REST service a route reaches.
 type Service int
@@ -117,6 +121,9 @@ func (rt Router) Route(path, rawPath string) (Route, error) {
 	if !ok {
 		return Route{}, notAPI("not an MLflow API endpoint")
 	}
+	if why, ok := route.internal(); ok {
+		return Route{}, internal(why)
+	}
 	if rt.ajaxAPI && decoded[0] == "api" {
 		rest[0] = "ajax-api"
 	}
@@ -138,6 +145,63 @@ func identify(segs []string) (Route, bool) {
 		}
 	}
 	return Route{}, false
+}
+
+// internalEndpoints are the endpoints under MLflow's API roots that the gateway never serves, to
+// anyone: MLflow's localhost-only and server-internal routes and the ones only its web UI calls
+// (MLflow 3.17's handlers.get_endpoints registers these under ajax-api/ alone, and its FastAPI
+// routers add the assistant). None is called by the stock client (TestEveryClientEndpointMaps);
+// TestInternalEndpointsOfTheInstalledMLflow derives the list from MLflow itself and fails when an
+// upgrade adds one. Patterns are matched on the decoded endpoint, segment by segment, under api/
+// and ajax-api/ and in every API version (MLFLOW_AJAX_API sends api/ calls to ajax-api/): "*" is
+// one segment, a final "**" any rest. The MLflow operation catalog (a later issue) replaces this
+// list with an allowlist of the client's operations.
+var internalEndpoints = []struct {
+	service Service
+	pattern string
+	why     string
+}{
+	{ServiceTracking, "assistant/**", "MLflow's Assistant is meant for localhost only"},
+	{ServiceTracking, "gateway-proxy", "the UI's AI gateway proxy"},
+	{ServiceTracking, "gateway/supported-providers", "a UI helper of the AI gateway"},
+	{ServiceTracking, "gateway/supported-models", "a UI helper of the AI gateway"},
+	{ServiceTracking, "gateway/provider-config", "a UI helper of the AI gateway"},
+	{ServiceTracking, "gateway/secrets/config", "a UI helper of the AI gateway"},
+	{ServiceTracking, "jobs/**", "MLflow's server-side job runner"},
+	{ServiceTracking, "scorer/invoke", "runs a scorer on the MLflow server"},
+	{ServiceTracking, "issues/invoke", "runs issue detection on the MLflow server"},
+	{ServiceTracking, "genai/evaluate/invoke", "runs an evaluation on the MLflow server"},
+	{ServiceTracking, "runs/create-promptlab-run", "runs a prompt on the MLflow server"},
+	{ServiceTracking, "demo/**", "generates or deletes MLflow's demo data"},
+	{ServiceTracking, "ui-telemetry", "the web UI's telemetry"},
+	{ServiceTracking, "upload-artifact", "the web UI's artifact upload"},
+	{ServiceTracking, "get-trace-artifact", "the web UI's trace download"},
+	{ServiceTracking, "logged-models/*/artifacts/files", "the web UI's logged-model file view"},
+	{ServiceTracking, "metrics/get-history-bulk", "the web UI's metric charts"},
+	{ServiceTracking, "experiments/search-datasets", "the web UI's dataset search"},
+}
+
+// internal reports whether the route names one of internalEndpoints, and why it is refused.
+func (r Route) internal() (string, bool) {
+	segs := strings.Split(strings.TrimSuffix(r.Endpoint, "/"), "/")
+	for _, e := range internalEndpoints {
+		if e.service == r.Service && matchSegments(strings.Split(e.pattern, "/"), segs) {
+			return e.why, true
+		}
+	}
+	return "", false
+}
+
+func matchSegments(pattern, segs []string) bool {
+	for i, p := range pattern {
+		if p == "**" {
+			return true
+		}
+		if i >= len(segs) || (p != "*" && p != segs[i]) {
+			return false
+		}
+	}
+	return len(segs) == len(pattern)
 }
 
 // upstream joins the encoded segments to the base URL.

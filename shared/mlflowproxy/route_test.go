@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -251,5 +252,134 @@ add(_ARTIFACTS_SERVICE_ROOT + "/1/abc/artifacts/model.pkl")
 for p in ["presigned", "mpu/create", "mpu/complete", "mpu/abort"]:
     add("/api/2.0/mlflow-artifacts/" + p + "/1/abc/artifacts/model.pkl")
 add("/version")
+print("\n".join(sorted(paths)))
+`
+
+// internalRoutes are MLflow 3.17's localhost-only, server-internal and UI-only routes under its
+// API roots, each as a client would send it through the tracking-URI mount: refused for everyone.
+var internalRoutes = []struct{ method, path string }{
+	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/assistant/message"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/assistant/config"},
+	{"PUT", "/api/mlflow/ajax-api/3.0/mlflow/assistant/config"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/assistant/sessions/s1/stream"},
+	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/assistant/skills/install"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/assistant/providers"},
+	{"POST", "/api/mlflow/ajax-api/2.0/mlflow/gateway-proxy"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/gateway/supported-providers"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/gateway/supported-models"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/gateway/provider-config"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/gateway/secrets/config"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/jobs/j1"},
+	{"PATCH", "/api/mlflow/ajax-api/3.0/mlflow/jobs/cancel/j1"},
+	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/scorer/invoke"},
+	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/issues/invoke"},
+	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/genai/evaluate/invoke"},
+	{"POST", "/api/mlflow/ajax-api/2.0/mlflow/runs/create-promptlab-run"},
+	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/demo/generate"},
+	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/demo/delete"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/ui-telemetry"},
+	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/ui-telemetry"},
+	{"POST", "/api/mlflow/ajax-api/2.0/mlflow/upload-artifact"},
+	{"GET", "/api/mlflow/ajax-api/2.0/mlflow/get-trace-artifact"},
+	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/get-trace-artifact"},
+	{"GET", "/api/mlflow/ajax-api/2.0/mlflow/logged-models/m-1/artifacts/files"},
+	{"GET", "/api/mlflow/ajax-api/2.0/mlflow/metrics/get-history-bulk"},
+	{"POST", "/api/mlflow/ajax-api/2.0/mlflow/experiments/search-datasets"},
+	// Outside the API roots the gateway routes at all.
+	{"POST", "/api/mlflow/ajax-api/3.0/jobs/"},
+	{"POST", "/api/mlflow/ajax-api/3.0/jobs/search"},
+	{"POST", "/api/mlflow/gateway/openai/v1/chat/completions"},
+	{"POST", "/api/mlflow/gateway/proxy/e1/anything"},
+	{"POST", "/api/mlflow/gateway/e1/mlflow/invocations"},
+	{"POST", "/api/mlflow/v1/traces"},
+	{"GET", "/api/mlflow/graphql"},
+	{"GET", "/api/mlflow/get-artifact"},
+	{"GET", "/api/mlflow/model-versions/get-artifact"},
+	{"GET", "/api/mlflow/health"},
+}
+
+// variants are the other ways a client can spell an internal route: the api/ twin (which
+// MLFLOW_AJAX_API sends to ajax-api/), the bare-host mount, a trailing slash, an encoded letter.
+func variants(path string) []string {
+	out := []string{path}
+	if rest, ok := strings.CutPrefix(path, "/api/mlflow/ajax-api/"); ok {
+		out = append(out, "/api/mlflow/api/"+rest, "/mlflow/ajax-api/"+rest, "/api/"+rest)
+		if !strings.HasSuffix(path, "/") {
+			out = append(out, path+"/")
+		}
+		if i := strings.LastIndexByte(path, '/'); i >= 0 && i+1 < len(path) {
+			out = append(out, path[:i+1]+"%"+strings.ToUpper(strconv.FormatInt(int64(path[i+1]), 16))+path[i+2:])
+		}
+	}
+	return out
+}
+
+func TestRouteRefusesMLflowInternalEndpoints(t *testing.T) {
+	for _, ajax := range []bool{false, true} {
+		rt := router(t, "http://m:5000", ajax)
+		for _, tc := range internalRoutes {
+			for _, path := range variants(tc.path) {
+				_, err := rt.Route(path, "")
+				if !errors.Is(err, mlflowproxy.ErrInternalEndpoint) && !errors.Is(err, mlflowproxy.ErrNotMLflowAPI) {
+					t.Errorf("ajax=%v %s %s: err %v, want it refused", ajax, tc.method, path, err)
+				}
+			}
+		}
+	}
+}
+
+// TestInternalEndpointsOfTheInstalledMLflow asks the installed MLflow for the routes only its UI
+// or its host may use (registered under ajax-api/ alone, and the routers of the assistant, jobs,
+// the AI gateway and OTLP) and checks the proxy refuses every one.
+func TestInternalEndpointsOfTheInstalledMLflow(t *testing.T) {
+	python := filepath.Join(venvDir(), "bin", "python")
+	out, err := exec.Command(python, "-W", "ignore", "-c", serverInternalRoutes).Output()
+	if err != nil {
+		t.Skipf("cannot list MLflow's routes with %s: %v", python, err)
+	}
+	rt := router(t, "http://m:5000", false)
+	n := 0
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		path := sc.Text()
+		n++
+		for _, mount := range []string{"/api/mlflow", "/mlflow", ""} {
+			if route, err := rt.Route(mount+path, ""); err == nil {
+				t.Errorf("%s%s is served (%s)", mount, path, route.URL)
+			}
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d internal routes listed:\n%s", n, out)
+	}
+	t.Logf("%d internal routes refused", n)
+}
+
+// serverInternalRoutes prints MLflow's internal routes, one a line, path parameters filled in.
+const serverInternalRoutes = `
+import re
+from mlflow.server import app as flask_app
+from mlflow.server.fastapi_app import app
+from mlflow.server.assistant.api import assistant_router
+from mlflow.server.job_api import job_api_router
+from mlflow.server.gateway_api import gateway_router
+from mlflow.server.otel_api import otel_router
+
+def fill(p):
+    return re.sub(r"{[^}]*}|<[^>]*>", "x", p)
+rules = [r.rule for r in flask_app.url_map.iter_rules()]
+rest = {r for r in rules if r.startswith("/api/")}
+paths = set()
+for r in rules:
+    # A route under ajax-api/ whose api/ twin does not exist is the UI's alone. (MLflow's own typo
+    # "/ajax-api/2.0mlflow/..." names no real path.)
+    if r.startswith("/ajax-api/") and "/api/" + r[len("/ajax-api/"):] not in rest and "0mlflow/" not in r:
+        paths.add(fill(r))
+for r in ["/graphql", "/get-artifact", "/model-versions/get-artifact", "/health"]:
+    assert r in rules, r
+    paths.add(r)
+for router in (assistant_router, job_api_router, gateway_router, otel_router):
+    for route in router.routes:
+        paths.add(fill(route.path))
 print("\n".join(sorted(paths)))
 `

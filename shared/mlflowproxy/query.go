@@ -1,0 +1,73 @@
+package mlflowproxy
+
+import (
+	"strings"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
+)
+
+// credentialParams are query parameter names that carry a credential, folded like header names
+// (case, "-" and "." read as "_"). None is an MLflow request field; MLflow's own "key",
+// "page_token" and "secret_id" are not here, and a key-shaped value is refused under any name.
+var credentialParams = map[string]bool{
+	"api_key": true, "apikey": true, "x_api_key": true, "api_token": true, "access_token": true,
+	"auth_token": true, "token": true, "authorization": true, "bearer": true, "hk_key": true,
+}
+
+var paramFolder = strings.NewReplacer("-", "_", ".", "_")
+
+// credentialInQuery returns the name of the first query parameter that carries a credential: a
+// credential name, or a value (or name) holding a key-shaped token. Keys are never accepted from
+// the query string (SPEC section 4), so such a query is refused rather than forwarded or quietly
+// trimmed. The query is read as MLflow's server reads it: split on "&", "+" as a space, every
+// valid escape decoded, a bad one kept.
+func credentialInQuery(rawQuery string) (string, bool) {
+	for _, pair := range strings.Split(rawQuery, "&") {
+		name, value, _ := strings.Cut(pair, "=")
+		name, value = decodeQueryPart(name), decodeQueryPart(value)
+		folded := paramFolder.Replace(strings.ToLower(strings.TrimSpace(name)))
+		if credentialParams[folded] || holdsKey(name) || holdsKey(value) {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+func decodeQueryPart(s string) string {
+	s = strings.ReplaceAll(s, "+", " ")
+	for range maxDecodes {
+		next := lenientUnescape(s)
+		if next == s {
+			break
+		}
+		s = next
+	}
+	return s
+}
+
+// holdsKey reports whether s contains a key-shaped substring (apikey.Env), whatever surrounds it:
+// "Bearer hk_live_…", "'hk_live_…'", a key with more characters after it.
+func holdsKey(s string) bool {
+	for i := strings.Index(s, "hk_"); i >= 0; {
+		env, rest, ok := strings.Cut(s[i+len("hk_"):], "_")
+		if ok && len(env) <= 4 { // "live", "test", "dev"
+			n := 0
+			for n < len(rest) && n < 64 && isBase62(rest[n]) {
+				n++
+			}
+			if _, ok := apikey.Env("hk_" + env + "_" + rest[:n]); ok {
+				return true
+			}
+		}
+		next := strings.Index(s[i+1:], "hk_")
+		if next < 0 {
+			return false
+		}
+		i += 1 + next
+	}
+	return false
+}
+
+func isBase62(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
