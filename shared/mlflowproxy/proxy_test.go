@@ -355,7 +355,9 @@ func assertTimeout(t *testing.T, code int, body []byte, took, budget time.Durati
 	if v := mlflowBody(t, body); code != http.StatusGatewayTimeout || v["error_code"] != "TIMEOUT" {
 		t.Errorf("status %d body %s", code, body)
 	}
-	if took < budget || took > budget+2*time.Second {
+	// The upstream hangs for a minute: an answer well before that came from the budget, however
+	// slow the machine; one before the budget came too early.
+	if took < budget || took > 30*time.Second {
 		t.Errorf("answered after %s, budget %s", took, budget)
 	}
 }
