@@ -47,6 +47,13 @@ func TestConfig(t *testing.T) {
 					t.Errorf("%v", c.AllowedKeyPrefixes)
 				}
 			}},
+		// Every duration is read as the keys function reads it: bare seconds too.
+		{name: "durations in seconds", env: map[string]string{"KEYS_TABLE": "k", "AUTH_CACHE_TTL": "60", "AUTH_STALE_GRACE": "300", "AUTH_SERVICE_TIMEOUT": "2.5"},
+			check: func(t *testing.T, c authorizer.Config) {
+				if c.CacheTTL != time.Minute || c.StaleGrace != 5*time.Minute || c.ServiceTimeout != 2500*time.Millisecond {
+					t.Errorf("%+v", c)
+				}
+			}},
 		{name: "grace 0 allowed", env: map[string]string{"KEYS_TABLE": "k", "AUTH_STALE_GRACE": "0s"}},
 		{name: "dynamodb needs KEYS_TABLE", env: map[string]string{}, wantErr: []string{"KEYS_TABLE"}},
 		{name: "external needs its table and URL", env: map[string]string{"AUTH_SOURCE": "external"},
