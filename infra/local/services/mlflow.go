@@ -49,7 +49,8 @@ type MLflowOptions struct {
 	StartTimeout time.Duration
 	// Admin, when set, runs MLflow's own authentication app (`--app-name basic-auth`, which needs
 	// the mlflow[auth] extra) with this admin as its only user, so every API call needs their
-	// credentials: an upstream that refuses what the functions send without them.
+	// credentials: an upstream that refuses what the functions send without them. The app creates
+	// the admin on its first start against StateDir; later starts keep that admin's password.
 	Admin *BasicAuth
 }
 
