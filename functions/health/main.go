@@ -2,8 +2,6 @@
 package main
 
 import (
-	"net/http"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
@@ -14,6 +12,6 @@ import (
 
 func main() {
 	cfg, log := startup.Config[health.Config]("health")
-	h := health.New(cfg, buildinfo.Version, &http.Client{})
-	lambda.Start(apigw.Handler(h, log))
+	creds := startup.Upstream(log, cfg.Config)
+	lambda.Start(apigw.Handler(health.New(cfg, buildinfo.Version, creds.Client()), log))
 }

@@ -4,11 +4,7 @@
 package main
 
 import (
-	"context"
-	"os"
-
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
@@ -17,16 +13,6 @@ import (
 
 func main() {
 	cfg, log := startup.Config[mlflowproxy.Config]("mlflowproxy")
-	ctx := context.Background()
-	var secrets mlflowproxy.SecretsAPI
-	if cfg.UpstreamSecretARN != "" {
-		aws := startup.AWS(log)
-		secrets = secretsmanager.NewFromConfig(aws)
-	}
-	creds, err := mlflowproxy.LoadCredentials(ctx, cfg, secrets)
-	if err != nil {
-		log.Error("MLflow upstream credentials", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(apigw.StreamingHandler(mlflowproxy.New(cfg, creds, log), log))
+	creds := startup.Upstream(log, cfg.Config)
+	lambda.Start(apigw.StreamingHandler(creds.Caller(mlflowproxy.New(cfg, creds, log)), log))
 }

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -20,16 +18,17 @@ import (
 func main() {
 	cfg, log := startup.Config[registration.Config]("register")
 	aws := startup.AWS(log)
-	timeout := time.Duration(cfg.MLflowTimeout)
+	creds := startup.Upstream(log, cfg.Config)
 	deps := registration.Deps{
-		MLflow:        mlflow.New(cfg.MLflowURL, timeout, nil),
+		MLflow:        mlflow.New(cfg.MLflowURL, cfg.MLflowTimeout, creds.Client()),
 		Store:         regstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable),
 		AdminEmails:   cfg.AdminEmails,
-		MLflowTimeout: timeout,
+		MLflowTimeout: cfg.MLflowTimeout,
 	}
 	// Without a bus, every event is recorded pending and left to the outbox function.
 	if cfg.EventBusName != "" {
 		deps.Publisher = eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
 	}
-	lambda.Start(apigw.Handler(registration.New(deps), log))
+	// Caller: in forward mode, MLflow sees the caller's own Authorization on the calls made for it.
+	lambda.Start(apigw.Handler(creds.Caller(registration.New(deps)), log))
 }

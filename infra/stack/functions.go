@@ -53,7 +53,7 @@ func newFunction(scope constructs.Construct, name string, p FunctionProps) *Func
 		Resources: &[]*string{logs.LogGroupArn(), jsii.String(*logs.LogGroupArn() + ":log-stream:*")},
 	}))
 
-	env := map[string]*string{"HOKUSAI_ENV": jsii.String(p.Env.Name), "LOG_LEVEL": jsii.String("INFO")}
+	env := map[string]*string{"LOG_LEVEL": jsii.String("INFO")}
 	for k, v := range maps.All(p.Environ) {
 		env[k] = jsii.String(v)
 	}

@@ -4,11 +4,13 @@ package stack
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -55,7 +57,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		return f
 	}
 	env := props.Env
-	health := fn("health", map[string]string{"MLFLOW_URL": env.MLflowURL})
+	up := newUpstream(st, env)
+	health := fn("health", up.environ(nil))
 	authorizer := fn("authorizer", s.authorizerEnv(env))
 	keys := fn("keys", map[string]string{
 		"AUTH_SOURCE":          env.AuthSource,
@@ -67,15 +70,18 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		"ALLOWED_KEY_PREFIXES": strings.Join(env.AllowedKeyPrefixes, ","),
 	})
 	s.grantAuth(env, authorizer, keys)
-	proxy := s.mlflowProxy(st, env, props.BuildDir)
-	register := fn("register", map[string]string{
-		"MLFLOW_URL":          env.MLflowURL,
+	proxy := s.mlflowProxy(st, env, props.BuildDir, up)
+	register := fn("register", up.environ(map[string]string{
 		"MLFLOW_TIMEOUT":      "8s",
 		"REGISTRATIONS_TABLE": *s.Data.Registrations.TableName(),
 		"EVENT_BUS_NAME":      *s.Events.Bus.EventBusName(),
 		"ADMIN_EMAILS":        strings.Join(env.AdminEmails, ","),
-	})
+	}))
+	// Every function that calls MLflow reaches it the same way (shared/upstream).
+	up.grant(health, proxy, register)
 	outbox := fn("outbox", map[string]string{
+		// The outbox's metric dimension; no other function reads it.
+		"HOKUSAI_ENV":         env.Name,
 		"REGISTRATIONS_TABLE": *s.Data.Registrations.TableName(),
 		"EVENT_BUS_NAME":      *s.Events.Bus.EventBusName(),
 		"OUTBOX_BASE_BACKOFF": seconds(env.OutboxBackoffSeconds),
@@ -121,30 +127,61 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 // MLflowMounts are the API paths the MLflow proxy serves, each with a {proxy+} below it.
 var MLflowMounts = []string{"api/mlflow", "mlflow", "api/2.0/mlflow", "api/2.0/mlflow-artifacts", "api/3.0/mlflow"}
 
-// mlflowProxy is the function behind the MLflow mounts, with the upstream credentials secret its
-// auth mode needs.
-func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir string) *Function {
-	e := map[string]string{
-		"MLFLOW_URL":             env.MLflowURL,
-		"MLFLOW_UPSTREAM_AUTH":   env.MLflowUpstreamAuth,
+// upstream is how the functions reach MLflow: the same MLFLOW_URL and MLFLOW_UPSTREAM_AUTH for
+// each, and, for basic and bearer, the one secret they all read.
+type upstream struct {
+	env    EnvConfig
+	secret awssecretsmanager.Secret
+}
+
+func newUpstream(scope constructs.Construct, env EnvConfig) *upstream {
+	u := &upstream{env: env}
+	if env.MLflowUpstreamAuth == "basic" || env.MLflowUpstreamAuth == "bearer" {
+		// Operators put {"username","password"} or {"token"} here after the first deploy.
+		u.secret = awssecretsmanager.NewSecret(scope, jsii.String("MlflowUpstreamCredentials"), &awssecretsmanager.SecretProps{
+			Description: jsii.String("Credentials the functions send to MLflow (MLFLOW_UPSTREAM_AUTH=" + env.MLflowUpstreamAuth + ")"),
+		})
+		cdknag.NagSuppressions_AddResourceSuppressions(u.secret, &[]*cdknag.NagPackSuppression{{
+			Id:     jsii.String("AwsSolutions-SMG4"),
+			Reason: jsii.String("The MLflow server's credentials are issued by that server; rotation happens there and is copied in by its operators."),
+		}}, jsii.Bool(false))
+	}
+	return u
+}
+
+// environ is extra with the upstream variables added.
+func (u *upstream) environ(extra map[string]string) map[string]string {
+	e := map[string]string{"MLFLOW_URL": u.env.MLflowURL, "MLFLOW_UPSTREAM_AUTH": u.env.MLflowUpstreamAuth}
+	if u.secret != nil {
+		e["MLFLOW_UPSTREAM_SECRET_ARN"] = *u.secret.SecretArn()
+	}
+	maps.Copy(e, extra)
+	return e
+}
+
+// grant lets each function read the secret, and only that, and only GetSecretValue (the functions
+// read it once at start).
+func (u *upstream) grant(fns ...*Function) {
+	if u.secret == nil {
+		return
+	}
+	for _, f := range fns {
+		f.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+			Resources: &[]*string{u.secret.SecretArn()},
+		}))
+	}
+}
+
+// mlflowProxy is the function behind the MLflow mounts.
+func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir string, up *upstream) *Function {
+	e := up.environ(map[string]string{
 		"MLFLOW_TIMEOUT":         "25s",
 		"MLFLOW_AJAX_API":        strconv.FormatBool(env.MLflowAjaxAPI),
 		"MLFLOW_SERVE_ARTIFACTS": strconv.FormatBool(env.MLflowServeArtifacts),
 		"REGISTRY_ADMIN_ONLY":    strconv.FormatBool(env.RegistryAdminOnly),
 		"ADMIN_EMAILS":           strings.Join(env.AdminEmails, ","),
-	}
-	var secret awssecretsmanager.Secret
-	if env.MLflowUpstreamAuth == "basic" || env.MLflowUpstreamAuth == "bearer" {
-		// Operators put {"username","password"} or {"token"} here after the first deploy.
-		secret = awssecretsmanager.NewSecret(scope, jsii.String("MlflowUpstreamCredentials"), &awssecretsmanager.SecretProps{
-			Description: jsii.String("Credentials the MLflow proxy sends upstream (MLFLOW_UPSTREAM_AUTH=" + env.MLflowUpstreamAuth + ")"),
-		})
-		cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-SMG4"),
-			Reason: jsii.String("The MLflow server's credentials are issued by that server; rotation happens there and is copied in by its operators."),
-		}}, jsii.Bool(false))
-		e["MLFLOW_UPSTREAM_SECRET_ARN"] = *secret.SecretArn()
-	}
+	})
 	f := newFunction(scope, "mlflowproxy", FunctionProps{
 		Env: env, AssetPath: filepath.Join(buildDir, "mlflowproxy"), Environ: e, Memory: 512,
 		// The gateway's 29 s bounds the wait for the first byte; a streamed download may then run
@@ -152,9 +189,6 @@ func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir 
 		Timeout: awscdk.Duration_Minutes(jsii.Number(15)),
 	})
 	s.Functions["mlflowproxy"] = f
-	if secret != nil {
-		secret.GrantRead(f.Role, nil)
-	}
 	return f
 }
 

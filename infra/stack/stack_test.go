@@ -364,8 +364,14 @@ func TestFunctionRolesAreLeastPrivilege(t *testing.T) {
 		{"mlflow proxy", "MlflowproxyFunctionRole", nil, nil, ""},
 		{"register", "RegisterFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
 		{"outbox", "OutboxFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
+		// Every function that calls MLflow reads the upstream secret, and only it, only to get its value.
 		{"mlflow proxy with upstream credentials", "MlflowproxyFunctionRole", map[string]string{"mlflowUpstreamAuth": "bearer"},
-			[]string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}, "MlflowUpstreamCredentials"},
+			[]string{"secretsmanager:GetSecretValue"}, "MlflowUpstreamCredentials"},
+		{"health with upstream credentials", "HealthFunctionRole", map[string]string{"mlflowUpstreamAuth": "basic"},
+			[]string{"secretsmanager:GetSecretValue"}, "MlflowUpstreamCredentials"},
+		{"register with upstream credentials", "RegisterFunctionRole", map[string]string{"mlflowUpstreamAuth": "basic"},
+			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents", "secretsmanager:GetSecretValue"},
+			"DataRegistrations|EventsBus|MlflowUpstreamCredentials"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := synth(t, "dev", tc.overrides).grants(tc.role)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +29,7 @@ type Config struct {
 	ServiceID            string        `env:"AUTH_SERVICE_ID" envDefault:"platform"`
 	ServiceTimeout       time.Duration `env:"AUTH_SERVICE_TIMEOUT" envDefault:"5s"`
 	// AllowedKeyPrefixes are the key environments accepted here (prod: live only).
-	AllowedKeyPrefixes []string `env:"ALLOWED_KEY_PREFIXES" envDefault:"live,test,dev" envSeparator:","`
+	AllowedKeyPrefixes []string `env:"ALLOWED_KEY_PREFIXES" envDefault:"live,test,dev"`
 	// CacheTTL bounds how long a valid result is reused; NegativeCacheTTL an invalid one.
 	CacheTTL         time.Duration `env:"AUTH_CACHE_TTL" envDefault:"60s"`
 	NegativeCacheTTL time.Duration `env:"AUTH_NEGATIVE_CACHE_TTL" envDefault:"5s"`
@@ -41,7 +40,7 @@ type Config struct {
 	// OutageWindow is how long after an auth-service failure (timeout, transport error, 5xx) a
 	// container stops asking the service, answering from the grace or failing at once; then one
 	// request probes it. 0 asks every time. Seconds or a duration.
-	OutageWindow config.Duration `env:"AUTH_SERVICE_OUTAGE_WINDOW" envDefault:"5s"`
+	OutageWindow time.Duration `env:"AUTH_SERVICE_OUTAGE_WINDOW" envDefault:"5s"`
 }
 
 // Validate checks the configuration as a whole, naming every offending variable at once, and
@@ -73,8 +72,10 @@ func (c *Config) Validate() error {
 	if c.ServiceTimeout <= 0 {
 		fail("AUTH_SERVICE_TIMEOUT must be positive, got %s", c.ServiceTimeout)
 	}
-	if err := c.normalisePrefixes(); err != nil {
+	if envs, err := apikey.AllowedEnvironments(c.AllowedKeyPrefixes); err != nil {
 		errs = append(errs, err.Error())
+	} else {
+		c.AllowedKeyPrefixes = envs
 	}
 	if c.CacheTTL <= 0 {
 		fail("AUTH_CACHE_TTL must be positive, got %s", c.CacheTTL)
@@ -86,7 +87,7 @@ func (c *Config) Validate() error {
 		fail("AUTH_STALE_GRACE must not be negative (0 disables it), got %s", c.StaleGrace)
 	}
 	if c.OutageWindow < 0 {
-		fail("AUTH_SERVICE_OUTAGE_WINDOW must not be negative (0 disables it), got %s", time.Duration(c.OutageWindow))
+		fail("AUTH_SERVICE_OUTAGE_WINDOW must not be negative (0 disables it), got %s", c.OutageWindow)
 	}
 	if c.CacheMaxEntries <= 0 {
 		fail("AUTH_CACHE_MAX_ENTRIES must be positive, got %d", c.CacheMaxEntries)
@@ -95,28 +96,5 @@ func (c *Config) Validate() error {
 		// One line, like config.Load's own message.
 		return errors.New(strings.Join(errs, "; "))
 	}
-	return nil
-}
-
-// normalisePrefixes trims and lower-cases the list and rejects an unknown or empty one: a typo
-// here must not silently refuse every key in production.
-func (c *Config) normalisePrefixes() error {
-	var envs []string
-	for _, p := range c.AllowedKeyPrefixes {
-		p = strings.ToLower(strings.TrimSpace(p))
-		if p == "" {
-			continue
-		}
-		if !slices.Contains(apikey.Environments, p) {
-			return fmt.Errorf("ALLOWED_KEY_PREFIXES: %q is not one of %s", p, strings.Join(apikey.Environments, ", "))
-		}
-		if !slices.Contains(envs, p) {
-			envs = append(envs, p)
-		}
-	}
-	if len(envs) == 0 {
-		return errors.New("ALLOWED_KEY_PREFIXES must name at least one of " + strings.Join(apikey.Environments, ", "))
-	}
-	c.AllowedKeyPrefixes = envs
 	return nil
 }

@@ -34,7 +34,7 @@ func TestConfig(t *testing.T) {
 			if c.Source != "dynamodb" || c.ServiceID != "platform" || c.ServiceTimeout != 5*time.Second ||
 				!slices.Equal(c.AllowedKeyPrefixes, []string{"live", "test", "dev"}) || c.CacheTTL != time.Minute ||
 				c.NegativeCacheTTL != 5*time.Second || c.StaleGrace != 5*time.Minute || c.CacheMaxEntries != 10000 ||
-				c.OutageWindow != config.Duration(5*time.Second) {
+				c.OutageWindow != 5*time.Second {
 				t.Errorf("%+v", c)
 			}
 		}},
@@ -49,11 +49,18 @@ func TestConfig(t *testing.T) {
 					t.Errorf("%v", c.AllowedKeyPrefixes)
 				}
 			}},
+		// Every duration is read as the keys function reads it: bare seconds too.
+		{name: "durations in seconds", env: map[string]string{"KEYS_TABLE": "k", "AUTH_CACHE_TTL": "60", "AUTH_STALE_GRACE": "300", "AUTH_SERVICE_TIMEOUT": "2.5"},
+			check: func(t *testing.T, c authorizer.Config) {
+				if c.CacheTTL != time.Minute || c.StaleGrace != 5*time.Minute || c.ServiceTimeout != 2500*time.Millisecond {
+					t.Errorf("%+v", c)
+				}
+			}},
 		{name: "grace 0 allowed", env: map[string]string{"KEYS_TABLE": "k", "AUTH_STALE_GRACE": "0s"}},
 		{name: "outage window in seconds, as the stack writes durations", env: map[string]string{"KEYS_TABLE": "k", "AUTH_SERVICE_OUTAGE_WINDOW": "7.5"},
 			check: func(t *testing.T, c authorizer.Config) {
-				if c.OutageWindow != config.Duration(7500*time.Millisecond) {
-					t.Errorf("%v", time.Duration(c.OutageWindow))
+				if c.OutageWindow != 7500*time.Millisecond {
+					t.Errorf("%v", c.OutageWindow)
 				}
 			}},
 		{name: "outage window 0 allowed", env: map[string]string{"KEYS_TABLE": "k", "AUTH_SERVICE_OUTAGE_WINDOW": "0"}},

@@ -3,7 +3,6 @@ package authorizer
 import (
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/authcache"
 	"github.com/hokusai-protocol/registry-gateway/shared/authservice"
@@ -18,7 +17,7 @@ func FromConfig(cfg Config, db authcache.DynamoDBAPI, hc *http.Client, log *slog
 		TTL:          cfg.CacheTTL,
 		NegativeTTL:  cfg.NegativeCacheTTL,
 		Grace:        cfg.StaleGrace,
-		OutageWindow: time.Duration(cfg.OutageWindow),
+		OutageWindow: cfg.OutageWindow,
 		MaxEntries:   cfg.CacheMaxEntries,
 		ServiceID:    cfg.ServiceID,
 		Log:          log,

@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,35 +30,37 @@ type Common struct {
 // Level is the configured log level (every function's configuration embeds Common).
 func (c Common) Level() slog.Level { return c.LogLevel }
 
-// Duration is read from the environment as seconds ("60", "2.5", as the stack writes them) or as
-// a Go duration ("60s", "1m", as people write them).
-type Duration time.Duration
+// parsers give every function the same reading of each Go type, whichever variable it is: a
+// variable two functions share can never be valid for one and malformed for the other.
+var parsers = map[reflect.Type]env.ParserFunc{
+	reflect.TypeFor[time.Duration](): func(v string) (any, error) { return ParseDuration(v) },
+	reflect.TypeFor[[]string]():      func(v string) (any, error) { return ParseList(v), nil },
+}
 
-// UnmarshalText implements encoding.TextUnmarshaler, which Load uses.
-func (d *Duration) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
+// ParseDuration reads a time.Duration variable: seconds ("60", "2.5", as CloudFormation users
+// write them) or a Go duration ("60s", "1m"). Surrounding spaces are ignored.
+func ParseDuration(v string) (time.Duration, error) {
+	s := strings.TrimSpace(v)
 	if secs, err := strconv.ParseFloat(s, 64); err == nil {
 		// A day is far beyond any Lambda's life; the bound keeps the conversion exact. The sign is
 		// each Validate's business, so one bad value does not hide the others.
 		if math.IsNaN(secs) || math.Abs(secs) > 86400 {
-			return fmt.Errorf("want seconds up to a day, got %q", s)
+			return 0, fmt.Errorf("want seconds up to a day, got %q", s)
 		}
-		*d = Duration(secs * float64(time.Second))
-		return nil
+		return time.Duration(secs * float64(time.Second)), nil
 	}
-	v, err := time.ParseDuration(s)
+	d, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("want seconds or a duration such as 30s, got %q", s)
+		return 0, fmt.Errorf("want seconds or a duration such as 30s, got %q", s)
 	}
-	*d = Duration(v)
-	return nil
+	return d, nil
 }
 
-// Trimmed drops blank entries and surrounding spaces from a comma-separated list variable
-// ("a@x, b@y," → [a@x b@y]).
-func Trimmed(list []string) []string {
-	out := make([]string, 0, len(list))
-	for _, e := range list {
+// ParseList reads a []string variable: comma-separated, each entry trimmed, blank entries
+// dropped ("live, test," → [live test]).
+func ParseList(v string) []string {
+	out := []string{}
+	for e := range strings.SplitSeq(v, ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			out = append(out, e)
 		}
@@ -66,9 +69,10 @@ func Trimmed(list []string) []string {
 }
 
 // Load parses the environment into a new T and, when T has a Validate method, runs it.
-// environ replaces the process environment when non-nil (tests).
+// environ replaces the process environment when non-nil (tests, and the stack's contract test,
+// which loads each function's configuration from the variables the template gives it).
 func Load[T any](environ map[string]string) (T, error) {
-	cfg, err := env.ParseAsWithOptions[T](env.Options{Environment: environ})
+	cfg, err := env.ParseAsWithOptions[T](env.Options{Environment: environ, FuncMap: parsers})
 	if err != nil {
 		return cfg, fmt.Errorf("configuration: %s", describe(err, envKeys(reflect.TypeFor[T]())))
 	}
@@ -104,23 +108,41 @@ func describe(err error, keys map[string]string) string {
 	return strings.Join(parts, "; ")
 }
 
+// Vars lists the variables T reads, from its fields' env tags (embedded structs included), sorted.
+func Vars[T any]() []string {
+	return slices.Sorted(maps.Values(envKeys(reflect.TypeFor[T]())))
+}
+
+// VarTypes maps each variable T reads to the Go type it is parsed as.
+func VarTypes[T any]() map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	walkEnv(reflect.TypeFor[T](), func(f reflect.StructField, name string) { out[name] = f.Type })
+	return out
+}
+
 // envKeys maps each tagged field's name, embedded structs included, to its variable.
 func envKeys(t reflect.Type) map[string]string {
 	keys := map[string]string{}
+	walkEnv(t, func(f reflect.StructField, name string) { keys[f.Name] = name })
+	return keys
+}
+
+// walkEnv calls fn for each field of t with an env tag, descending into embedded structs.
+func walkEnv(t reflect.Type, fn func(f reflect.StructField, name string)) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t.Kind() != reflect.Struct {
-		return keys
+		return
 	}
 	for f := range t.Fields() {
 		if tag, ok := f.Tag.Lookup("env"); ok {
-			keys[f.Name], _, _ = strings.Cut(tag, ",")
+			name, _, _ := strings.Cut(tag, ",")
+			fn(f, name)
 		} else if f.Anonymous {
-			maps.Copy(keys, envKeys(f.Type))
+			walkEnv(f.Type, fn)
 		}
 	}
-	return keys
 }
 
 // HTTPURL checks that u is an absolute http(s) URL; name is the variable, for the message.

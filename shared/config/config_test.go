@@ -3,6 +3,8 @@ package config_test
 import (
 	"log/slog"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ type sample struct {
 	URL     *url.URL      `env:"SAMPLE_URL,required"`
 	Timeout time.Duration `env:"SAMPLE_TIMEOUT" envDefault:"5s"`
 	Count   int           `env:"SAMPLE_COUNT"`
+	List    []string      `env:"SAMPLE_LIST" envDefault:"a,b"`
 }
 
 func (s *sample) Validate() error { return config.HTTPURL("SAMPLE_URL", s.URL) }
@@ -41,6 +44,24 @@ func TestLoad(t *testing.T) {
 			check: func(t *testing.T, s sample) {
 				if s.LogLevel != slog.LevelDebug {
 					t.Errorf("level %v", s.LogLevel)
+				}
+			},
+		},
+		{
+			name: "every duration accepts seconds and every list is trimmed",
+			env:  map[string]string{"SAMPLE_URL": "http://x", "SAMPLE_TIMEOUT": "60", "SAMPLE_LIST": " live, test ,,"},
+			check: func(t *testing.T, s sample) {
+				if s.Timeout != time.Minute || !slices.Equal(s.List, []string{"live", "test"}) {
+					t.Errorf("timeout %v, list %q", s.Timeout, s.List)
+				}
+			},
+		},
+		{
+			name: "list default parsed the same way",
+			env:  map[string]string{"SAMPLE_URL": "http://x"},
+			check: func(t *testing.T, s sample) {
+				if !slices.Equal(s.List, []string{"a", "b"}) {
+					t.Errorf("list %q", s.List)
 				}
 			},
 		},
@@ -79,26 +100,38 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func TestDuration(t *testing.T) {
+func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		"60": time.Minute, "2.5": 2500 * time.Millisecond, " 8s ": 8 * time.Second, "1m": time.Minute, "-1": -time.Second, "0": 0,
 	} {
-		var d config.Duration
-		if err := d.UnmarshalText([]byte(in)); err != nil || time.Duration(d) != want {
-			t.Errorf("%q: %v %v, want %v", in, time.Duration(d), err, want)
+		if d, err := config.ParseDuration(in); err != nil || d != want {
+			t.Errorf("%q: %v %v, want %v", in, d, err, want)
 		}
 	}
-	for _, in := range []string{"", "soon", "NaN", "86401", "1e300"} {
-		var d config.Duration
-		if err := d.UnmarshalText([]byte(in)); err == nil {
-			t.Errorf("%q accepted as %v", in, time.Duration(d))
+	for _, in := range []string{"", "soon", "NaN", "86401", "1e300", "Inf"} {
+		if d, err := config.ParseDuration(in); err == nil {
+			t.Errorf("%q accepted as %v", in, d)
 		}
 	}
 }
 
-func TestTrimmed(t *testing.T) {
-	got := config.Trimmed([]string{" a@x ", "", "b@y", "  "})
-	if len(got) != 2 || got[0] != "a@x" || got[1] != "b@y" {
-		t.Errorf("%q", got)
+func TestParseList(t *testing.T) {
+	for in, want := range map[string][]string{
+		" a@x , ,b@y,  ": {"a@x", "b@y"}, "": {}, ",": {}, "live": {"live"}, "live, test": {"live", "test"},
+	} {
+		if got := config.ParseList(in); !slices.Equal(got, want) {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestVars(t *testing.T) {
+	want := []string{"LOG_LEVEL", "SAMPLE_COUNT", "SAMPLE_LIST", "SAMPLE_TIMEOUT", "SAMPLE_URL"}
+	if got := config.Vars[sample](); !slices.Equal(got, want) {
+		t.Errorf("Vars %q, want %q", got, want)
+	}
+	types := config.VarTypes[sample]()
+	if types["SAMPLE_TIMEOUT"] != reflect.TypeFor[time.Duration]() || types["LOG_LEVEL"] != reflect.TypeFor[slog.Level]() || len(types) != len(want) {
+		t.Errorf("VarTypes %v", types)
 	}
 }

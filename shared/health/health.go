@@ -1,4 +1,11 @@
 // Package health answers the unauthenticated liveness and MLflow-reachability checks.
+//
+// The probe reaches MLflow as every function does (package upstream): with the basic or bearer
+// credentials of MLFLOW_UPSTREAM_AUTH, so a wrong secret shows here as a 503. In forward mode
+// there is no caller whose credentials could be forwarded, so the probe sends none; an MLflow that
+// then answers 401 or 403 has answered, and the probe reports it up with "credentials":
+// "not_checked" (as it does for every forward-mode answer), since only a caller's own key can be
+// checked.
 package health
 
 import (
@@ -8,34 +15,38 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
 // probePath is the cheapest authenticated-nothing call that proves MLflow's registry answers.
 const probePath = "api/2.0/mlflow/registered-models/search?max_results=1"
 
+// RetryAfter is the Retry-After of a failed probe's 503: long enough for a restarting MLflow,
+// short enough for a load balancer's or a deploy script's next look.
+const RetryAfter = 5 * time.Second
+
 // Config is the health function's configuration.
 type Config struct {
 	config.Common
-	MLflowURL *url.URL `env:"MLFLOW_URL,required"`
+	// Config is where MLflow is and how every function authenticates to it.
+	upstream.Config
 	// ProbeTimeout bounds the MLflow probe.
 	ProbeTimeout time.Duration `env:"MLFLOW_HEALTH_TIMEOUT" envDefault:"5s"`
 }
 
 // Validate rejects a configuration the handler cannot work with.
 func (c *Config) Validate() error {
-	if err := config.HTTPURL("MLFLOW_URL", c.MLflowURL); err != nil {
-		return err
-	}
+	errs := []error{c.Config.Validate()}
 	if c.ProbeTimeout <= 0 {
-		return fmt.Errorf("MLFLOW_HEALTH_TIMEOUT must be positive, got %s", c.ProbeTimeout)
+		errs = append(errs, fmt.Errorf("MLFLOW_HEALTH_TIMEOUT must be positive, got %s", c.ProbeTimeout))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Handler serves GET /health and GET /health/mlflow.
@@ -46,10 +57,13 @@ type Handler struct {
 	shownURL string
 	timeout  time.Duration
 	client   *http.Client
-	now      func() time.Time
+	// forward: the probe has no caller, so MLflow's 401 or 403 proves it answers.
+	forward bool
+	now     func() time.Time
 }
 
-// New builds the handler. client is reused across invocations so the probe keeps its connection.
+// New builds the handler. client is the upstream client (upstream.Credentials.Client), reused
+// across invocations so the probe keeps its connection.
 func New(cfg Config, version string, client *http.Client) *Handler {
 	base := *cfg.MLflowURL
 	if base.Path == "" || base.Path[len(base.Path)-1] != '/' {
@@ -65,6 +79,7 @@ func New(cfg Config, version string, client *http.Client) *Handler {
 		shownURL: shown.String(),
 		timeout:  cfg.ProbeTimeout,
 		client:   client,
+		forward:  cfg.UpstreamAuth == upstream.Forward,
 		now:      time.Now,
 	}
 	h.mux.HandleFunc("GET /health", h.live)
@@ -91,16 +106,21 @@ func (h *Handler) mlflow(w http.ResponseWriter, r *http.Request) {
 	errType, err := h.probe(ctx)
 	if err != nil {
 		logging.FromContext(r.Context()).Warn("mlflow probe failed", "error_type", errType, "cause", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
 		httpapi.WriteJSON(w, http.StatusServiceUnavailable, probeFailure{
 			Status: "error", ErrorType: errType, Error: describe(errType, h.timeout),
 		})
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+	body := map[string]any{
 		"status":     "ok",
 		"latency_ms": h.now().Sub(start).Milliseconds(),
 		"mlflow_url": h.shownURL,
-	})
+	}
+	if h.forward {
+		body["credentials"] = "not_checked"
+	}
+	httpapi.WriteJSON(w, http.StatusOK, body)
 }
 
 // probe returns the failure class and cause, or "" and nil when MLflow answered 2xx.
@@ -121,7 +141,8 @@ func (h *Handler) probe(ctx context.Context) (string, error) {
 	}
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) // drain so the connection is reused
-	if res.StatusCode/100 != 2 {
+	refused := res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden
+	if res.StatusCode/100 != 2 && !(h.forward && refused) {
 		return "http_error", fmt.Errorf("mlflow answered %d", res.StatusCode)
 	}
 	return "", nil

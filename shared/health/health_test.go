@@ -1,17 +1,20 @@
 package health_test
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/health"
+	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
 func newHandler(t *testing.T, mlflowURL string, timeout time.Duration) *health.Handler {
@@ -118,14 +121,73 @@ func TestMLflowProbe(t *testing.T) {
 	}
 }
 
-func TestMLflowURLCredentialsNeverShown(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }))
+// TestRetryAfter: every 503 of the probe tells clients when to look again.
+func TestRetryAfter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 	defer srv.Close()
-	u, _ := url.Parse(srv.URL)
-	u.User = url.UserPassword("admin", "s3cret")
-	_, body := get(t, newHandler(t, u.String(), time.Second), "GET", "/health/mlflow")
-	if strings.Contains(body["mlflow_url"].(string), "s3cret") {
-		t.Errorf("credentials shown: %v", body)
+	for name, base := range map[string]string{"error status": srv.URL, "unreachable": "http://127.0.0.1:1"} {
+		rec := httptest.NewRecorder()
+		newHandler(t, base, time.Second).ServeHTTP(rec, httptest.NewRequest("GET", "/health/mlflow", nil))
+		if rec.Code != 503 || rec.Header().Get("Retry-After") != "5" {
+			t.Errorf("%s: %d, Retry-After %q, want 503 and 5", name, rec.Code, rec.Header().Get("Retry-After"))
+		}
+	}
+	rec := httptest.NewRecorder()
+	newHandler(t, "http://127.0.0.1:1", time.Second).ServeHTTP(rec, httptest.NewRequest("GET", "/health", nil))
+	if rec.Header().Get("Retry-After") != "" {
+		t.Errorf("a 200 carries Retry-After %q", rec.Header().Get("Retry-After"))
+	}
+}
+
+type secret string
+
+func (s secret) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	v := string(s)
+	return &secretsmanager.GetSecretValueOutput{SecretString: &v}, nil
+}
+
+// TestProbeAuthenticates: the probe reaches MLflow with the upstream credentials, as the proxy
+// and register do; in forward mode it has no caller, sends nothing, and takes MLflow's 401 as an
+// answer.
+func TestProbeAuthenticates(t *testing.T) {
+	const want = "Basic c3ZjOnMzY3JldA==" // svc:s3cret
+	mlflow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("Authorization") {
+		case want:
+			_, _ = w.Write([]byte(`{"registered_models":[]}`))
+		default:
+			http.Error(w, "You are not authenticated.", http.StatusUnauthorized)
+		}
+	}))
+	defer mlflow.Close()
+	for _, tc := range []struct {
+		mode, secret string
+		status       int
+		credentials  any
+	}{
+		{"basic", `{"username":"svc","password":"s3cret"}`, 200, nil},
+		{"basic", `{"username":"svc","password":"wrong"}`, 503, nil},
+		{"none", "", 503, nil},
+		{"forward", "", 200, "not_checked"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			env := map[string]string{"MLFLOW_URL": mlflow.URL, "MLFLOW_UPSTREAM_AUTH": tc.mode}
+			if tc.secret != "" {
+				env["MLFLOW_UPSTREAM_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mlflow"
+			}
+			cfg, err := config.Load[health.Config](env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			creds, err := upstream.LoadCredentials(context.Background(), cfg.Config, secret(tc.secret))
+			if err != nil {
+				t.Fatal(err)
+			}
+			status, body := get(t, health.New(cfg, "v", creds.Client()), "GET", "/health/mlflow")
+			if status != tc.status || body["credentials"] != tc.credentials {
+				t.Errorf("%d %v, want %d with credentials %v", status, body, tc.status, tc.credentials)
+			}
+		})
 	}
 }
 
@@ -134,9 +196,11 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		{},
 		{"MLFLOW_URL": "not a url"},
 		{"MLFLOW_URL": "http://x", "MLFLOW_HEALTH_TIMEOUT": "0s"},
+		{"MLFLOW_URL": "http://admin:s3cret@x"},
+		{"MLFLOW_URL": "http://x", "MLFLOW_UPSTREAM_AUTH": "basic"},
 	} {
-		if _, err := config.Load[health.Config](env); err == nil {
-			t.Errorf("accepted %v", env)
+		if _, err := config.Load[health.Config](env); err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%v: %v", env, err)
 		}
 	}
 }

@@ -26,8 +26,8 @@ type Config struct {
 	AdminEmails []string `env:"ADMIN_EMAILS"`
 	// AuthCacheTTL is the authorizer's in-memory cache lifetime, AuthorizerCacheTTL API Gateway's;
 	// together they are how long a revoked key may still be accepted.
-	AuthCacheTTL       config.Duration `env:"AUTH_CACHE_TTL" envDefault:"60"`
-	AuthorizerCacheTTL config.Duration `env:"AUTHORIZER_CACHE_TTL" envDefault:"0"`
+	AuthCacheTTL       time.Duration `env:"AUTH_CACHE_TTL" envDefault:"60s"`
+	AuthorizerCacheTTL time.Duration `env:"AUTHORIZER_CACHE_TTL" envDefault:"0s"`
 	// KeyEnvironment is the env of keys created without one: live, test or dev.
 	KeyEnvironment string `env:"KEY_ENVIRONMENT" envDefault:"live"`
 	// AllowedKeyPrefixes are the environments the authorizer accepts here; a key of any other
@@ -35,7 +35,7 @@ type Config struct {
 	AllowedKeyPrefixes []string `env:"ALLOWED_KEY_PREFIXES" envDefault:"live,test,dev"`
 }
 
-// Validate rejects a configuration the handler cannot work with and tidies ADMIN_EMAILS.
+// Validate rejects a configuration the handler cannot work with.
 func (c *Config) Validate() error {
 	var errs []error
 	if c.AuthSource != SourceDynamoDB && c.AuthSource != SourceExternal {
@@ -44,8 +44,10 @@ func (c *Config) Validate() error {
 	if !slices.Contains(apikey.Environments, c.KeyEnvironment) {
 		errs = append(errs, fmt.Errorf("KEY_ENVIRONMENT must be one of %s, got %q", strings.Join(apikey.Environments, ", "), c.KeyEnvironment))
 	}
-	if !slices.Contains(c.AllowedKeyPrefixes, c.KeyEnvironment) {
-		errs = append(errs, fmt.Errorf("KEY_ENVIRONMENT %q is not in ALLOWED_KEY_PREFIXES %v", c.KeyEnvironment, c.AllowedKeyPrefixes))
+	if envs, err := apikey.AllowedEnvironments(c.AllowedKeyPrefixes); err != nil {
+		errs = append(errs, err)
+	} else if c.AllowedKeyPrefixes = envs; !slices.Contains(envs, c.KeyEnvironment) {
+		errs = append(errs, fmt.Errorf("KEY_ENVIRONMENT %q is not in ALLOWED_KEY_PREFIXES %v", c.KeyEnvironment, envs))
 	}
 	if c.AuthCacheTTL < 0 {
 		errs = append(errs, errors.New("AUTH_CACHE_TTL must not be negative"))
@@ -53,11 +55,10 @@ func (c *Config) Validate() error {
 	if c.AuthorizerCacheTTL < 0 {
 		errs = append(errs, errors.New("AUTHORIZER_CACHE_TTL must not be negative"))
 	}
-	c.AdminEmails = config.Trimmed(c.AdminEmails)
 	return errors.Join(errs...)
 }
 
 // RevocationDelay is the worst case between a revocation and the last cache forgetting the key.
 func (c Config) RevocationDelay() time.Duration {
-	return time.Duration(c.AuthCacheTTL) + time.Duration(c.AuthorizerCacheTTL)
+	return c.AuthCacheTTL + c.AuthorizerCacheTTL
 }

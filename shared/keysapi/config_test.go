@@ -36,6 +36,15 @@ func TestConfig(t *testing.T) {
 					t.Errorf("delay %s", c.RevocationDelay())
 				}
 			}},
+		// ALLOWED_KEY_PREFIXES is read as the authorizer reads it: trimmed and lower-cased.
+		{name: "allowed prefixes with spaces and case", env: map[string]string{
+			"KEYS_TABLE": "keys", "ALLOWED_KEY_PREFIXES": "live, Test", "KEY_ENVIRONMENT": "test",
+		}, check: func(t *testing.T, c Config) {
+			if !slices.Equal(c.AllowedKeyPrefixes, []string{"live", "test"}) {
+				t.Errorf("prefixes %q", c.AllowedKeyPrefixes)
+			}
+		}},
+		{name: "unknown prefix", env: map[string]string{"KEYS_TABLE": "keys", "ALLOWED_KEY_PREFIXES": "live,prod"}, wantErr: []string{"ALLOWED_KEY_PREFIXES", "prod"}},
 		{name: "missing table", env: map[string]string{}, wantErr: []string{"KEYS_TABLE"}},
 		{name: "every bad value named", env: map[string]string{
 			"KEYS_TABLE": "keys", "AUTH_SOURCE": "ldap", "KEY_ENVIRONMENT": "prod", "AUTH_CACHE_TTL": "-1",

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
-	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/keystore"
 	"github.com/hokusai-protocol/registry-gateway/shared/principal"
 )
@@ -321,7 +320,7 @@ func TestRevokeDelay(t *testing.T) {
 		{0, 0, 0, "rejected from now on"},
 	} {
 		cfg := testConfig()
-		cfg.AuthCacheTTL, cfg.AuthorizerCacheTTL = config.Duration(tt.auth), config.Duration(tt.gateway)
+		cfg.AuthCacheTTL, cfg.AuthorizerCacheTTL = tt.auth, tt.gateway
 		store := newFakeStore(stored("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "alice", now))
 		w := call(t, newHandler(cfg, store), "DELETE", "/api/keys/1b4e28ba-2fa1-11d2-883f-0016d3cca427", "", alice, nil)
 		got := decode[Revoked](t, w)

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
-	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/keystore"
 	"github.com/hokusai-protocol/registry-gateway/shared/principal"
 )
@@ -36,7 +35,7 @@ var (
 func testConfig() Config {
 	return Config{
 		KeysTable: "keys", AuthSource: SourceDynamoDB, AdminEmails: []string{"boss@example.com"},
-		AuthCacheTTL: config.Duration(60 * time.Second), AuthorizerCacheTTL: config.Duration(300 * time.Second), KeyEnvironment: "live",
+		AuthCacheTTL: 60 * time.Second, AuthorizerCacheTTL: 300 * time.Second, KeyEnvironment: "live",
 		AllowedKeyPrefixes: []string{"live", "test", "dev"},
 	}
 }

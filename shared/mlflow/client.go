@@ -12,11 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
 // MLflow error codes the registry acts on.
@@ -68,11 +69,12 @@ type Client struct {
 }
 
 // New returns a client for the server at base (scheme://host[:port][/base-path]). timeout bounds
-// each call; the caller's context may bound it further. hc nil means a client of our own, whose
-// connections are reused across invocations of a warm Lambda container.
+// each call; the caller's context may bound it further. hc is the function's upstream client
+// (upstream.Credentials.Client), which carries MLflow's credentials; nil means one without
+// credentials. Either way its connections are reused across invocations of a warm container.
 func New(base *url.URL, timeout time.Duration, hc *http.Client) *Client {
 	if hc == nil {
-		hc = &http.Client{Transport: newTransport()}
+		hc = &http.Client{Transport: upstream.NewTransport()}
 	}
 	b := *base
 	b.Path = strings.TrimSuffix(b.Path, "/")
@@ -81,20 +83,6 @@ func New(base *url.URL, timeout time.Duration, hc *http.Client) *Client {
 	client := *hc
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{base: &b, http: &client, timeout: timeout}
-}
-
-func newTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		// A dead host should be a quick 502, not a timeout after the whole budget.
-		DialContext:         (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout: 3 * time.Second,
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 8,
-		// Below MLflow's keep-alive (uvicorn's 5 s), so a connection the server may have closed
-		// while the container was frozen is not reused for a POST that could not be retried.
-		IdleConnTimeout: 4 * time.Second,
-	}
 }
 
 // call sends one request and decodes a 200 answer into out (nil: ignore the body). query is

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
+	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
 func loadConfig(environ map[string]string) (mlflowproxy.Config, error) {
@@ -18,7 +19,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.UpstreamAuth != mlflowproxy.AuthNone || time.Duration(cfg.Timeout) != 25*time.Second || !cfg.ServeArtifacts ||
+	if cfg.UpstreamAuth != upstream.None || time.Duration(cfg.Timeout) != 25*time.Second || !cfg.ServeArtifacts ||
 		cfg.AjaxAPI || cfg.RegistryAdminOnly || cfg.MLflowURL.Path != "/base" {
 		t.Errorf("defaults: %+v", cfg)
 	}

@@ -51,12 +51,11 @@ func foldHeaderName(name string) string {
 
 // filterHeaders keeps only the forwarded headers, each under its one true spelling: a name that
 // folds onto a forwarded header but is spelled otherwise (Content_Type) is dropped, never merged.
-// With forwardAuth the client's own Authorization passes too (MLFLOW_UPSTREAM_AUTH=forward).
-func filterHeaders(hdr http.Header, forwardAuth bool) {
+// Authorization is not among them: the upstream transport sets what MLflow gets.
+func filterHeaders(hdr http.Header) {
 	for name := range hdr {
 		folded := foldHeaderName(name)
-		keep := forwardedHeaders[folded] || forwardAuth && folded == "authorization"
-		if !keep || strings.ToLower(name) != folded {
+		if !forwardedHeaders[folded] || strings.ToLower(name) != folded {
 			delete(hdr, name)
 		}
 	}

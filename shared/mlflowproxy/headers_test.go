@@ -1,6 +1,7 @@
 package mlflowproxy_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os/exec"
@@ -8,6 +9,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
+	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
 const fullKey = "hk_live_abcdefghijklmnopqrstuvwxyz0123456789ABCD"
@@ -96,7 +100,14 @@ func TestProxyForwardsOnlyTheHeadersMLflowNeeds(t *testing.T) {
 
 func TestProxyForwardModePassesOnlyTheRealAuthorization(t *testing.T) {
 	up := newRecorder(t, nil)
-	h := newProxy(t, up.URL, map[string]string{"MLFLOW_UPSTREAM_AUTH": "forward"})
+	cfg := testConfig(t, up.URL, map[string]string{"MLFLOW_UPSTREAM_AUTH": "forward"})
+	creds, err := upstream.LoadCredentials(context.Background(), cfg.Config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wired as functions/mlflowproxy does: the caller's Authorization travels in the context to
+	// the upstream transport, never as a forwarded header.
+	h := creds.Caller(mlflowproxy.New(cfg, creds, quietLog()))
 	hdr := http.Header{"Authorization": {"Basic dTpw"}, "Authorization_": {"Basic ZXZpbDpldmls"}, "X_Api_Key": {fullKey}}
 	if code, _, body := do(t, h, "GET", "/api/mlflow/api/2.0/mlflow/experiments/get", nil, writer, hdr); code != 200 {
 		t.Fatalf("status %d: %s", code, body)

@@ -26,6 +26,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
+	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
 // Callers used across the tests.
@@ -54,7 +55,7 @@ func testConfig(t testing.TB, rawURL string, env map[string]string) mlflowproxy.
 func newProxy(t testing.TB, rawURL string, env map[string]string) *mlflowproxy.Handler {
 	t.Helper()
 	cfg := testConfig(t, rawURL, env)
-	creds, err := mlflowproxy.LoadCredentials(context.Background(), cfg, nil)
+	creds, err := upstream.LoadCredentials(context.Background(), cfg.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/principal"
+	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
 // DeadlineMargin is kept free before the invocation's deadline so the proxy's own 504 still
@@ -33,7 +33,6 @@ var errHeaderTimeout = errors.New("MLflow did not answer in time")
 type Handler struct {
 	router         Router
 	proxy          *httputil.ReverseProxy
-	creds          Credentials
 	adminEmails    []string
 	adminOnly      bool
 	serveArtifacts bool
@@ -42,21 +41,21 @@ type Handler struct {
 
 // New builds the proxy. It owns one Transport for its whole life, which in Lambda is the
 // container's: connections to MLflow are reused from one invocation to the next.
-func New(cfg Config, creds Credentials, log *slog.Logger) *Handler {
+func New(cfg Config, creds upstream.Credentials, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
 	h := &Handler{
 		router:         NewRouter(cfg.MLflowURL, cfg.AjaxAPI),
-		creds:          creds,
 		adminEmails:    cfg.AdminEmails,
 		adminOnly:      cfg.RegistryAdminOnly,
 		serveArtifacts: cfg.ServeArtifacts,
 		timeout:        time.Duration(cfg.Timeout),
 	}
 	h.proxy = &httputil.ReverseProxy{
-		Rewrite:   h.rewrite,
-		Transport: newTransport(),
+		Rewrite: h.rewrite,
+		// The transport every function reaches MLflow through: it sets the upstream credentials.
+		Transport: creds.Transport(nil),
 		// Flush after every write: downloads stream as MLflow sends them, never accumulate.
 		FlushInterval:  -1,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -64,25 +63,6 @@ func New(cfg Config, creds Credentials, log *slog.Logger) *Handler {
 		ModifyResponse: h.modifyResponse,
 	}
 	return h
-}
-
-func newTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		// A dead host should be a quick 502, not a 504 after the whole budget.
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:   true,
-		TLSHandshakeTimeout: 5 * time.Second,
-		MaxIdleConns:        16,
-		MaxIdleConnsPerHost: 8,
-		// Below MLflow's keep-alive (uvicorn's 5 s): a connection the server may have closed
-		// while the container was frozen is discarded, not reused for a POST that could then not
-		// be retried. The bursts a client makes (log, list, upload) still share connections.
-		IdleConnTimeout: 4 * time.Second,
-		// Relay MLflow's bytes and Content-Encoding as sent; Go would otherwise ask for gzip
-		// itself and transparently decompress, changing the body and its length.
-		DisableCompression: true,
-	}
 }
 
 // exchange is one proxied call's state, carried in the request's context from ServeHTTP to the
@@ -237,15 +217,14 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 // caller sends reaches it under any spelling, then adds the authorizer's identity and the proxy's
 // own credentials.
 func (h *Handler) setHeaders(hdr http.Header, caller principal.Principal) {
-	filterHeaders(hdr, h.creds.mode == AuthForward)
+	// Authorization never passes here: the upstream transport sets what MLflow gets (the
+	// caller's own only in forward mode).
+	filterHeaders(hdr)
 	if caller.UserID != "" {
 		hdr.Set("X-Hokusai-User-Id", caller.UserID)
 	}
 	if caller.KeyID != "" {
 		hdr.Set("X-Hokusai-API-Key-Id", caller.KeyID)
-	}
-	if h.creds.authorization != "" {
-		hdr.Set("Authorization", h.creds.authorization)
 	}
 }
 

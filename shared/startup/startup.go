@@ -1,17 +1,20 @@
 // Package startup is what every function's main does before lambda.Start: read its configuration
-// once, make its logger, and build its AWS configuration — ending the process at init, with a JSON
+// once, make its logger, build its AWS configuration and its MLflow credentials — ending the process at init, with a JSON
 // line naming what is wrong, when any of it fails, so a bad deployment never serves a request.
 package startup
 
 import (
+	"context"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/awsenv"
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
 // Leveled is a configuration that embeds config.Common.
@@ -36,4 +39,19 @@ func AWS(log *slog.Logger) aws.Config {
 		os.Exit(1)
 	}
 	return cfg
+}
+
+// Upstream resolves the MLflow credentials of cfg (reading their secret, for basic and bearer,
+// once per container) that every call the function makes to MLflow carries.
+func Upstream(log *slog.Logger, cfg upstream.Config) upstream.Credentials {
+	var sm upstream.SecretsAPI
+	if cfg.UpstreamSecretARN != "" {
+		sm = secretsmanager.NewFromConfig(AWS(log))
+	}
+	creds, err := upstream.LoadCredentials(context.Background(), cfg, sm)
+	if err != nil {
+		log.Error("MLflow upstream credentials", "error", err)
+		os.Exit(1)
+	}
+	return creds
 }

@@ -20,7 +20,7 @@ type Config struct {
 	SecretARN string        `env:"WEBHOOK_SECRET_ARN,required"`
 	Timeout   time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
 	// DetailTypes are delivered; events of other types that reach the queue are dropped.
-	DetailTypes []string `env:"WEBHOOK_DETAIL_TYPES" envDefault:"model_registered,model_ready_to_deploy" envSeparator:","`
+	DetailTypes []string `env:"WEBHOOK_DETAIL_TYPES" envDefault:"model_registered,model_ready_to_deploy"`
 	// RetryBase is the pause after a message's first failed delivery, doubled after each next
 	// one up to RetryMax; set it to the queue's visibility timeout.
 	RetryBase time.Duration `env:"WEBHOOK_RETRY_BASE" envDefault:"60s"`
@@ -43,9 +43,8 @@ func (c *Config) Validate() error {
 	}
 	var types []string
 	for _, dt := range c.DetailTypes {
-		dt = strings.TrimSpace(dt)
 		switch {
-		case dt == "" || slices.Contains(types, dt):
+		case slices.Contains(types, dt):
 		case !slices.Contains(events.DetailTypes, dt):
 			errs = append(errs, fmt.Sprintf("WEBHOOK_DETAIL_TYPES: %q is not one of %s", dt, strings.Join(events.DetailTypes, ", ")))
 		default:

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -58,6 +59,12 @@ type Options struct {
 	IntegrationTimeout time.Duration
 	// Triggers tune the runner of rules, schedules and queues.
 	Triggers triggers.Options
+	// MLflowAdmin, when set, runs MLflow with its own basic-auth app and this admin as its only
+	// user: an MLflow that refuses calls without credentials.
+	MLflowAdmin *services.BasicAuth
+	// UpstreamSecret, when set, is the value of the secret the functions' MLFLOW_UPSTREAM_SECRET_ARN
+	// names (the template's has none: operators fill it in after deploying).
+	UpstreamSecret string
 }
 
 // Harness is a running local stack.
@@ -134,6 +141,11 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if model.API == nil {
 		return nil, errors.New("the template has no REST API")
 	}
+	if opts.UpstreamSecret != "" {
+		if err := setUpstreamSecret(model, opts.UpstreamSecret); err != nil {
+			return nil, err
+		}
+	}
 	h.Resources, err = provision.Provision(ctx, h.AWSConfig(), model)
 	if err != nil {
 		return nil, fmt.Errorf("create the stack's resources in moto: %w", err)
@@ -191,6 +203,7 @@ func (h *Harness) startServices(ctx context.Context) error {
 		ArtifactsDestination: "s3://" + ArtifactBucket + "/",
 		S3EndpointURL:        h.AWSEndpoint,
 		LogOutput:            prefixed(out, "mlflow"),
+		Admin:                h.opts.MLflowAdmin,
 	}
 	mlflow, err := services.StartMLflow(ctx, h.mlflowOpt)
 	if err != nil {
@@ -249,19 +262,38 @@ func (h *Harness) awsEnv() map[string]string {
 	}
 }
 
+// setUpstreamSecret gives value to the secret the functions' MLFLOW_UPSTREAM_SECRET_ARN names.
+func setUpstreamSecret(m *template.Model, value string) error {
+	var arn string
+	for _, fn := range m.Functions {
+		if v := fn.Env["MLFLOW_UPSTREAM_SECRET_ARN"]; v != "" {
+			arn = v
+		}
+	}
+	for _, s := range m.Secrets {
+		if arn != "" && strings.HasSuffix(arn, ":secret:"+s.Name) {
+			s.Value = value
+			return nil
+		}
+	}
+	return errors.New("an upstream secret value was given, but no function's MLFLOW_UPSTREAM_SECRET_ARN names a secret of the template")
+}
+
+// FunctionEnv is the environment the harness runs fn with: the template's variables (MLFLOW_URL
+// pointing at the MLflow fault proxy) and the AWS variables Lambda would set.
+func (h *Harness) FunctionEnv(fn *template.Function) map[string]string {
+	env := map[string]string{}
+	maps.Copy(env, fn.Env)
+	maps.Copy(env, h.awsEnv())
+	return env
+}
+
 func (h *Harness) startFunctions() error {
 	for id, fn := range h.Model.Functions {
-		env := map[string]string{}
-		for k, v := range fn.Env {
-			env[k] = v
-		}
-		for k, v := range h.awsEnv() {
-			env[k] = v
-		}
 		pool, err := lambdart.New(lambdart.Config{
 			Name:           fn.Name,
 			Binary:         filepath.Join(fn.AssetDir, "bootstrap"),
-			Env:            env,
+			Env:            h.FunctionEnv(fn),
 			Timeout:        fn.Timeout,
 			MemoryMB:       fn.MemoryMB,
 			MaxConcurrency: h.opts.MaxConcurrency,

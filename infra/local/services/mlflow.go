@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -45,7 +47,15 @@ type MLflowOptions struct {
 	LogOutput io.Writer
 	// StartTimeout bounds waiting for the server to answer; 0 means 120s.
 	StartTimeout time.Duration
+	// Admin, when set, runs MLflow's own authentication app (`--app-name basic-auth`, which needs
+	// the mlflow[auth] extra) with this admin as its only user, so every API call needs their
+	// credentials: an upstream that refuses what the functions send without them. The app creates
+	// the admin on its first start against StateDir; later starts keep that admin's password.
+	Admin *BasicAuth
 }
+
+// BasicAuth is a user name and password.
+type BasicAuth struct{ Username, Password string }
 
 // MLflow is a running MLflow tracking server with the model registry and proxied artifacts.
 type MLflow struct {
@@ -92,6 +102,13 @@ func StartMLflow(ctx context.Context, opts MLflowOptions) (*MLflow, error) {
 	if opts.S3EndpointURL != "" {
 		env = append(env, "MLFLOW_S3_ENDPOINT_URL="+opts.S3EndpointURL)
 	}
+	if opts.Admin != nil {
+		authEnv, err := authApp(stateDir, *opts.Admin)
+		if err != nil {
+			return nil, fmt.Errorf("mlflow: %w", err)
+		}
+		env = append(env, authEnv...)
+	}
 
 	return withPortRetry(opts.Port, func(port int) (*MLflow, error) {
 		start := time.Now()
@@ -107,6 +124,9 @@ func StartMLflow(ctx context.Context, opts MLflowOptions) (*MLflow, error) {
 		if len(opts.AllowedHosts) > 0 {
 			argv = append(argv, "--allowed-hosts", strings.Join(opts.AllowedHosts, ","))
 		}
+		if opts.Admin != nil {
+			argv = append(argv, "--app-name", "basic-auth")
+		}
 		p, err := startProcess(mlflowName, stateDir, argv, env, opts.LogOutput)
 		if err != nil {
 			return nil, err
@@ -118,7 +138,7 @@ func StartMLflow(ctx context.Context, opts MLflowOptions) (*MLflow, error) {
 			if err := probe(ctx, m.URL+"/health"); err != nil {
 				return err
 			}
-			return probe(ctx, m.URL+"/api/2.0/mlflow/registered-models/search?max_results=1")
+			return probeAs(ctx, m.URL+"/api/2.0/mlflow/registered-models/search?max_results=1", opts.Admin)
 		}
 		if err := p.waitReady(ctx, timeout, ready); err != nil {
 			_ = p.stop()
@@ -127,6 +147,53 @@ func StartMLflow(ctx context.Context, opts MLflowOptions) (*MLflow, error) {
 		m.StartDuration = time.Since(start)
 		return m, nil
 	})
+}
+
+// authApp writes the basic-auth app's configuration into stateDir and returns the environment
+// that points MLflow at it. The app keeps its users in its own SQLite database beside MLflow's.
+func authApp(stateDir string, admin BasicAuth) ([]string, error) {
+	if admin.Username == "" || admin.Password == "" || strings.ContainsAny(admin.Username+admin.Password, "\n\r") {
+		return nil, errors.New("the basic-auth admin needs a one-line user name and password")
+	}
+	ini := fmt.Sprintf("[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///%s\n"+
+		"admin_username = %s\nadmin_password = %s\n"+
+		"authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+		filepath.Join(stateDir, "basic_auth.db"), admin.Username, admin.Password)
+	path := filepath.Join(stateDir, "basic_auth.ini")
+	if err := os.WriteFile(path, []byte(ini), 0o600); err != nil {
+		return nil, fmt.Errorf("basic-auth configuration: %w", err)
+	}
+	key := make([]byte, 24)
+	_, _ = rand.Read(key)
+	return []string{
+		"MLFLOW_AUTH_CONFIG_PATH=" + path,
+		// The auth app's forms need a CSRF key; it signs nothing the harness keeps.
+		"MLFLOW_FLASK_SERVER_SECRET_KEY=" + hex.EncodeToString(key),
+	}, nil
+}
+
+// probeAs is probe with admin's credentials (nil: none). Errors never quote them.
+func probeAs(ctx context.Context, url string, admin *BasicAuth) error {
+	if admin == nil {
+		return probe(ctx, url)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(admin.Username, admin.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s as the basic-auth admin: %s", url, resp.Status)
+	}
+	return nil
 }
 
 // Stop terminates MLflow and its workers and waits until the process group is gone. Safe to call
