@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflow"
@@ -40,10 +42,41 @@ var systemTags = []string{
 var metadataTags = []string{TagEvalSpec, TagScorerRef, TagPrimaryMetric, TagBenchmarkSpecID}
 
 // Reserved reports whether a client may not set the tag key: the registry writes it, or MLflow
-// owns it (mlflow.*).
+// owns it (mlflow.*). Keys are compared as their readers may read them, not byte for byte: after
+// trimming spaces and invisible format characters, and with Unicode case folding. MLflow stores a
+// key as sent, but on a case-insensitive database (MySQL's default collations, which also ignore
+// trailing spaces in older ones) " HOKUSAI_TOKEN_ID" and "hokusai_token_id" are one key, and a
+// subscriber reading event tags may well fold or trim them too.
 func Reserved(key string) bool {
-	return slices.Contains(systemTags, key) || strings.HasPrefix(strings.ToLower(key), "mlflow.")
+	k := strings.TrimFunc(key, invisible)
+	return slices.ContainsFunc(systemTags, func(s string) bool { return strings.EqualFold(k, s) }) ||
+		hasPrefixFold(k, mlflowTagPrefix)
 }
+
+// mlflowTagPrefix starts the tags MLflow itself sets (mlflow.user, mlflow.source.*, …).
+const mlflowTagPrefix = "mlflow."
+
+// invisible is what trimming removes from a tag key before it is compared: white space and
+// format characters such as the zero-width space.
+func invisible(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) }
+
+// hasPrefixFold is strings.HasPrefix under Unicode case folding (simple folding maps one character
+// to one, so the prefix has as many characters in s as in prefix).
+func hasPrefixFold(s, prefix string) bool {
+	n, end := utf8.RuneCountInString(prefix), len(s)
+	count := 0
+	for i := range s {
+		if count == n {
+			end = i
+			break
+		}
+		count++
+	}
+	return count == n && strings.EqualFold(s[:end], prefix)
+}
+
+// systemTag reports whether key is exactly one of the keys the registry writes.
+func systemTag(key string) bool { return slices.Contains(systemTags, key) }
 
 // versionTags are all the tags of a new version: the registry's, then the client's (which
 // validation keeps off the registry's keys).
