@@ -8,8 +8,10 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
@@ -251,6 +253,8 @@ func FuzzRegisterRequest(f *testing.F) {
 	f.Add(`{"token_id":"a","model_uri":"models:/m-1","metric_name":"a.b","baseline_value":-0,"current_value":1e308}`)
 	f.Add(`{"token_id":"\u0000","model_name":"\ud800","baseline_value":null}`)
 	f.Add(`[{"token_id":1}]`)
+	f.Add(string(jsonOf(validRegister, map[string]any{"tags": map[string]string{" hokusai_token_id": "x", "MLflow.source": "y"}})))
+	f.Add(string(jsonOf(validRegister, map[string]any{"tags": map[string]string{"HOKUSAI_STATUS ": "x", "​mlflow.user": "y"}})))
 	f.Fuzz(func(t *testing.T, body string) {
 		req, err := registration.DecodeRegister([]byte(body))
 		if err != nil {
@@ -276,7 +280,7 @@ func FuzzRegisterRequest(f *testing.F) {
 			t.Fatalf("%d tags", len(req.Tags))
 		}
 		for k, v := range req.Tags {
-			if registration.Reserved(k) || utf8.RuneCountInString(k) > registration.MaxTagKey || utf8.RuneCountInString(v) > registration.MaxTagValue {
+			if imitatesReserved(k) || registration.Reserved(k) || utf8.RuneCountInString(k) > registration.MaxTagKey || utf8.RuneCountInString(v) > registration.MaxTagValue {
 				t.Fatalf("tag %q=%q", k, v)
 			}
 		}
@@ -299,6 +303,7 @@ func FuzzRegistrationEventRequest(f *testing.F) {
 	f.Add(string(jsonOf(validEvent, nil)))
 	f.Add(string(jsonOf(validEvent, map[string]any{"version": "0", "extra": []int{1}})))
 	f.Add(`{"model_name":" ","version":"1","token_id":"x","metric_name":"m","baseline_value":1}`)
+	f.Add(string(jsonOf(validEvent, map[string]any{"tags": map[string]string{"hokusai_token_id": "HLEAD", " mlflow.user": "x", "USER_ID": "y"}})))
 	f.Fuzz(func(t *testing.T, body string) {
 		req, err := registration.DecodeEvent([]byte(body))
 		if err != nil {
@@ -319,5 +324,32 @@ func FuzzRegistrationEventRequest(f *testing.F) {
 		case len(req.Tags) > registration.MaxTags:
 			t.Fatalf("%d tags", len(req.Tags))
 		}
+		for k := range req.Tags {
+			if imitatesReserved(k) && !slices.Contains(systemTagKeys, k) {
+				t.Fatalf("tag %q imitates a reserved one", k)
+			}
+		}
 	})
+}
+
+// systemTagKeys are the tags SPEC 5.1 has the registry write.
+var systemTagKeys = []string{"hokusai_token_id", "benchmark_metric", "benchmark_value", "hokusai_status",
+	"hokusai_proposal_identifier", "hokusai_registration_id", "mlflow_run_id", "user_id",
+	"hokusai.eval_spec", "hokusai.scorer_ref", "hokusai.primary_metric", "hokusai.benchmark_spec_id"}
+
+// imitatesReserved is the fuzz targets' own oracle, written apart from the code under test: the
+// key trimmed of spaces and format characters, the non-ASCII characters that fold into ASCII
+// letters replaced by those letters, ASCII-lower-cased, is a system tag or starts with mlflow.
+func imitatesReserved(k string) bool {
+	k = strings.TrimFunc(k, func(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) })
+	k = strings.NewReplacer("\u017F", "s", "\u212A", "k", "\u0131", "i", "\u0130", "i").Replace(k)
+	var b strings.Builder
+	for _, r := range k {
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	k = b.String()
+	return slices.Contains(systemTagKeys, k) || strings.HasPrefix(k, "mlflow.")
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflow"
@@ -42,38 +41,29 @@ var systemTags = []string{
 var metadataTags = []string{TagEvalSpec, TagScorerRef, TagPrimaryMetric, TagBenchmarkSpecID}
 
 // Reserved reports whether a client may not set the tag key: the registry writes it, or MLflow
-// owns it (mlflow.*). Keys are compared as their readers may read them, not byte for byte: after
-// trimming spaces and invisible format characters, and with Unicode case folding. MLflow stores a
-// key as sent, but on a case-insensitive database (MySQL's default collations, which also ignore
-// trailing spaces in older ones) " HOKUSAI_TOKEN_ID" and "hokusai_token_id" are one key, and a
-// subscriber reading event tags may well fold or trim them too.
+// owns it (mlflow.*). Keys are compared as their readers may read them, not byte for byte: trimmed
+// of spaces and invisible format characters, and case-folded, the characters that fold into ASCII
+// letters (ſ, the Kelvin sign, ı, İ) included. MLflow stores a key as sent, but on a
+// case-insensitive database (MySQL's default collations, older ones also ignoring trailing spaces)
+// " HOKUSAI_TOKEN_ID" and "hokusai_token_id" are one key, and a subscriber reading event tags may
+// fold or trim them too.
 func Reserved(key string) bool {
-	k := strings.TrimFunc(key, invisible)
-	return slices.ContainsFunc(systemTags, func(s string) bool { return strings.EqualFold(k, s) }) ||
-		hasPrefixFold(k, mlflowTagPrefix)
+	k := foldKey(key)
+	return slices.Contains(systemTags, k) || strings.HasPrefix(k, mlflowTagPrefix)
 }
 
 // mlflowTagPrefix starts the tags MLflow itself sets (mlflow.user, mlflow.source.*, …).
 const mlflowTagPrefix = "mlflow."
 
+// foldKey is key trimmed and case-folded: upper-casing first sends ſ to S and ı to I, and
+// lower-casing then sends the Kelvin sign to k and İ to i, which simple case folding alone misses.
+func foldKey(key string) string {
+	return strings.ToLower(strings.ToUpper(strings.TrimFunc(key, invisible)))
+}
+
 // invisible is what trimming removes from a tag key before it is compared: white space and
 // format characters such as the zero-width space.
 func invisible(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) }
-
-// hasPrefixFold is strings.HasPrefix under Unicode case folding (simple folding maps one character
-// to one, so the prefix has as many characters in s as in prefix).
-func hasPrefixFold(s, prefix string) bool {
-	n, end := utf8.RuneCountInString(prefix), len(s)
-	count := 0
-	for i := range s {
-		if count == n {
-			end = i
-			break
-		}
-		count++
-	}
-	return count == n && strings.EqualFold(s[:end], prefix)
-}
 
 // systemTag reports whether key is exactly one of the keys the registry writes.
 func systemTag(key string) bool { return slices.Contains(systemTags, key) }
