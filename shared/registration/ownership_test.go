@@ -142,6 +142,8 @@ func TestLostCreateIsNeverRepeated(t *testing.T) {
 	e := newEnv(t, "", withTimeout(timeout))
 	e.ml.addRun(runID, modelID)
 	late := e.ml.holdNextCreate()
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(late.release) }) }) // a failed test must not hold the server
 	body := registerBody(nil)
 	if rec := e.register(t, body, writer, "lost-1"); rec.Code != 504 {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
@@ -152,7 +154,7 @@ func TestLostCreateIsNeverRepeated(t *testing.T) {
 	if b := decode(t, rec); rec.Code != 409 || b["error"] != "REGISTRATION_OUTCOME_UNKNOWN" || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("retry before the create landed: %d %s; %d versions", rec.Code, rec.Body, len(e.ml.allVersions()))
 	}
-	close(late.release)
+	release.Do(func() { close(late.release) })
 	<-late.landed
 	rec = retryWhile(t, func() *httptest.ResponseRecorder { return e.register(t, body, writer, "lost-1") },
 		"IDEMPOTENCY_IN_PROGRESS", "REGISTRATION_OUTCOME_UNKNOWN")

@@ -353,3 +353,48 @@ func imitatesReserved(k string) bool {
 	k = b.String()
 	return slices.Contains(systemTagKeys, k) || strings.HasPrefix(k, "mlflow.")
 }
+
+// Reserved keys are compared as a case-insensitive database or a subscriber may read them:
+// trimmed and case-folded, on both routes. The event route accepts the registry's own keys only
+// as the registry spells them (the SDK sends them back).
+func TestReservedTagsCannotBeImitated(t *testing.T) {
+	for _, tc := range []struct {
+		key            string
+		register, sent bool // refused by each route
+	}{
+		{" hokusai_token_id", true, true},
+		{"HOKUSAI_TOKEN_ID", true, true},
+		{"hokusai_token_id ", true, true},
+		{"User_ID", true, true},
+		{"\u200bhokusai_registration_id", true, true},
+		{"hoku\u017Fai_status", true, true}, // ſ folds to s
+		{"hokusa\u0131_token_id", true, true}, // dotless i
+		{" mlflow.user", true, true},
+		{"MLflow.source", true, true},
+		{"mlflow.", true, true},
+		{"mlflow.\u212A", true, true},
+		{"\u212Amlflow.x", true, false}, // a Kelvin sign before: not the prefix (register: not ASCII)
+		{"hokusai_token_id", true, false},
+		{"mlflow_run_id", true, false},
+		{"team", false, false},
+		{"mlflowish", false, false},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			tags := map[string]any{"tags": map[string]string{tc.key: "v"}}
+			_, err := registration.DecodeRegister(jsonOf(validRegister, tags))
+			if got := err != nil; got != tc.register {
+				t.Errorf("register: refused %v, want %v (%v)", got, tc.register, err)
+			}
+			if err != nil && fieldsOf(t, err)[0] != "tags."+tc.key {
+				t.Errorf("register names %v", fieldsOf(t, err))
+			}
+			_, err = registration.DecodeEvent(jsonOf(validEvent, tags))
+			if got := err != nil; got != tc.sent {
+				t.Errorf("event: refused %v, want %v (%v)", got, tc.sent, err)
+			}
+			if err != nil && fieldsOf(t, err)[0] != "tags."+tc.key {
+				t.Errorf("event names %v", fieldsOf(t, err))
+			}
+		})
+	}
+}
