@@ -3,6 +3,7 @@ package registration
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -40,8 +41,8 @@ type EventEmitted struct {
 
 // announce is POST /api/models/tokenized-registration-events: the client registered the version
 // in MLflow itself; the registry checks it exists, mirrors the metadata tags onto it and its run,
-// records the registration and emits its events. A repeat re-records and re-publishes the same
-// events under the same ids.
+// records the registration and emits its events. A repeat by the same user re-records and
+// re-publishes the same events under the same ids; another user's is refused (ownAnnouncement).
 func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, error) {
 	start := h.now()
 	caller, err := h.policy.Require(r, principal.Write)
@@ -73,10 +74,13 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 		return 0, nil, httpapi.Validation(httpapi.FieldError{Field: "mlflow_run_id",
 			Message: fmt.Sprintf("version %s of %q was registered from run %s, not this one", req.Version, req.ModelName, mv.RunID)})
 	}
+	modelID := ModelID(req.ModelName, req.Version, req.TokenID)
+	if err := h.ownAnnouncement(ctx, caller, req.ModelName, req.Version, AnnouncementID(modelID)); err != nil {
+		return 0, nil, err
+	}
 	if err := h.mirror(mctx, req.Metadata, mv, runID); err != nil {
 		return 0, nil, err
 	}
-	modelID := ModelID(req.ModelName, req.Version, req.TokenID)
 	rec, err := a.record(landing{
 		RegistrationID: AnnouncementID(modelID), Version: req.Version, RunID: runID,
 		ModelURI: cmp.Or(req.ModelURI, "models:/"+req.ModelName+"/"+req.Version),
@@ -85,7 +89,14 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := h.store.Replace(ctx, rec); err != nil {
+	replace := h.store.ReplaceOwn
+	if h.admin(caller) {
+		replace = h.store.Replace
+	}
+	if err := replace(ctx, rec); errors.Is(err, regstore.ErrOwned) {
+		// Only a record written since ownAnnouncement read it; its owner claimed the version.
+		return 0, nil, versionOwned(req.ModelName, req.Version)
+	} else if err != nil {
 		if !h.publishUnrecorded(ctx, start, rec) {
 			return 0, nil, httpapi.NewError(http.StatusBadGateway, CodeEventEmitFailed,
 				"Failed to emit model registration event").WithCause(err)

@@ -20,6 +20,13 @@ const (
 	CodeIdempotencyReused     = "IDEMPOTENCY_KEY_REUSED"
 	CodeIdempotencyInProgress = "IDEMPOTENCY_IN_PROGRESS"
 	CodeEventEmitFailed       = "EVENT_EMIT_FAILED"
+	// CodeModelOwned: another user registered this model name first (403).
+	CodeModelOwned = "MODEL_OWNED_BY_ANOTHER_USER"
+	// CodeVersionOwned: another user registered or announced this model version first (403).
+	CodeVersionOwned = "MODEL_VERSION_OWNED_BY_ANOTHER_USER"
+	// CodeOutcomeUnknown: a request with this Idempotency-Key sent MLflow the create of its
+	// version and never learnt whether it went through; the version has not appeared (409).
+	CodeOutcomeUnknown = "REGISTRATION_OUTCOME_UNKNOWN"
 )
 
 // fromMLflow is the one place an MLflow failure becomes the client's answer. notFound answers

@@ -52,10 +52,13 @@ type MLflow interface {
 type Store interface {
 	Create(ctx context.Context, rec regstore.Registration) error
 	Replace(ctx context.Context, rec regstore.Registration) error
+	ReplaceOwn(ctx context.Context, rec regstore.Registration) error
+	ClaimOwner(ctx context.Context, pk, userID, modelName, version string, now time.Time) (string, error)
 	Get(ctx context.Context, registrationID string) (*regstore.Registration, error)
 	MarkPublished(ctx context.Context, registrationID string, eventIDs []string) error
 	ClaimIdempotency(ctx context.Context, rec regstore.Idempotency, now time.Time) (*regstore.Idempotency, error)
-	TakeOverIdempotency(ctx context.Context, pk, from, to string, leaseUntil, now time.Time) error
+	TakeOverIdempotency(ctx context.Context, pk, from, to string, leaseUntil, now time.Time) (*regstore.Idempotency, error)
+	MarkCreateSent(ctx context.Context, pk, owner string) error
 	CompleteIdempotency(ctx context.Context, pk, owner string) error
 	ReleaseIdempotency(ctx context.Context, pk, owner string) error
 	LeaseIdempotency(ctx context.Context, pk, owner string, until time.Time) error
@@ -152,7 +155,7 @@ func (h *Handler) get(_ http.ResponseWriter, r *http.Request) (int, any, error) 
 	if err != nil {
 		return 0, nil, storeUnavailable(err)
 	}
-	if rec.UserID != caller.UserID && caller.Level(h.policy.AdminEmails) < principal.Admin {
+	if rec.UserID != caller.UserID && !h.admin(caller) {
 		logging.FromContext(r.Context()).Info("registration of another user requested", "registration_id", id)
 		return 0, nil, missing
 	}
@@ -161,6 +164,11 @@ func (h *Handler) get(_ http.ResponseWriter, r *http.Request) (int, any, error) 
 		return 0, nil, err
 	}
 	return http.StatusOK, v, nil
+}
+
+// admin reports whether caller may act on any user's registrations.
+func (h *Handler) admin(caller principal.Principal) bool {
+	return caller.Level(h.policy.AdminEmails) >= principal.Admin
 }
 
 // storeUnavailable is a failed read or write of the registrations table.

@@ -454,6 +454,13 @@ func (s *failingStore) Replace(ctx context.Context, rec regstore.Registration) e
 	return s.Store.Replace(ctx, rec)
 }
 
+func (s *failingStore) ReplaceOwn(ctx context.Context, rec regstore.Registration) error {
+	if s.n.Add(-1) >= 0 {
+		return errors.New("injected: DynamoDB unavailable")
+	}
+	return s.Store.ReplaceOwn(ctx, rec)
+}
+
 func TestIdempotency(t *testing.T) {
 	t.Run("a repeat is answered with the first registration, and creates nothing", func(t *testing.T) {
 		e := newEnv(t, "")
@@ -474,8 +481,8 @@ func TestIdempotency(t *testing.T) {
 		if len(e.ml.allVersions()) != 1 || len(e.ml.callCounts()) != 0 {
 			t.Errorf("the repeat reached MLflow: %v", e.ml.callCounts())
 		}
-		// Another user's key of the same name is another key.
-		registered(t, e.register(t, registerBody(map[string]any{"current_value": 0.2}), other, "key-1"))
+		// Another user's key of the same name is another key (for a model name of their own).
+		registered(t, e.register(t, registerBody(map[string]any{"current_value": 0.2, "token_id": "other-ai"}), other, "key-1"))
 		if len(e.ml.allVersions()) != 2 {
 			t.Error("keys are not scoped to the user")
 		}

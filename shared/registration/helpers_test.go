@@ -155,6 +155,25 @@ type fakeMLflow struct {
 	calls    map[string]int
 	// afterCreate, if set, runs after a version is created and before the answer is sent.
 	afterCreate func()
+	// late, if set, holds the next create before MLflow commits it, as a slow MLflow does; the
+	// create is committed when late.release is closed, even if its client has given up by then
+	// (MLflow finishes a request whose client left).
+	late *lateCreate
+}
+
+// lateCreate is one create held before its commit: arrived is closed when it reaches MLflow,
+// landed once it is committed.
+type lateCreate struct {
+	arrived, release, landed chan struct{}
+}
+
+// holdNextCreate makes the next model-versions/create commit only when the returned hold is
+// released.
+func (f *fakeMLflow) holdNextCreate() *lateCreate {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.late = &lateCreate{arrived: make(chan struct{}), release: make(chan struct{}), landed: make(chan struct{})}
+	return f.late
 }
 
 type fakeRun struct {
@@ -350,6 +369,14 @@ func (f *fakeMLflow) serve(w http.ResponseWriter, r *http.Request) {
 		f.models[name] = true
 		reply(w, map[string]any{"registered_model": map[string]any{"name": name}})
 	case r.Method == "POST" && endpoint == "model-versions/create":
+		if late := f.late; late != nil {
+			f.late = nil
+			f.mu.Unlock()
+			close(late.arrived)
+			<-late.release
+			f.mu.Lock()
+			defer close(late.landed) // runs once the version is stored
+		}
 		name := fmt.Sprint(in["name"])
 		if !f.models[name] {
 			mlflowError(w, 404, "RESOURCE_DOES_NOT_EXIST", "no registered model")

@@ -72,6 +72,7 @@ func (h *Handler) registerIdempotent(ctx context.Context, a *attempt, key string
 	}
 	pk := regstore.IdempotencyPK(a.caller.UserID, key)
 	owner := uuid.NewString()
+	a.pk, a.owner = pk, owner
 	a.registrationID = uuid.NewString()
 	lease := leaseEnd(ctx, a.start)
 	held, err := h.store.ClaimIdempotency(ctx, regstore.Idempotency{
@@ -91,7 +92,7 @@ func (h *Handler) registerIdempotent(ctx context.Context, a *attempt, key string
 		case !held.Stale(a.start):
 			return outcome{}, inProgress()
 		}
-		err := h.store.TakeOverIdempotency(ctx, pk, held.Owner, owner, lease, a.start)
+		now, err := h.store.TakeOverIdempotency(ctx, pk, held.Owner, owner, lease, a.start)
 		if errors.Is(err, regstore.ErrConflict) {
 			return outcome{}, inProgress()
 		}
@@ -100,7 +101,7 @@ func (h *Handler) registerIdempotent(ctx context.Context, a *attempt, key string
 		}
 		logging.FromContext(ctx).Warn("idempotency key taken over from a request that did not finish",
 			"registration_id", held.RegistrationID)
-		a.registrationID, a.recovering = held.RegistrationID, true
+		a.registrationID, a.recovering, a.createSent = now.RegistrationID, true, now.CreateSent
 	}
 	out, err := h.registerOnce(ctx, a)
 	if err != nil {
@@ -136,7 +137,7 @@ func (h *Handler) settle(ctx context.Context, pk, owner string, a *attempt, fail
 	switch {
 	case errors.As(failure, &u):
 		err = h.store.LeaseIdempotency(ctx, pk, owner, h.now().Add(u.after))
-	case a.recovering:
+	case a.recovering && !a.clean:
 		// The dead request may have left a version this one could not look for.
 		err = h.store.LeaseIdempotency(ctx, pk, owner, h.now())
 	default:
@@ -156,6 +157,15 @@ func (h *Handler) replay(ctx context.Context, registrationID string) (outcome, e
 	}
 	v, err := view(rec)
 	return outcome{view: v}, err
+}
+
+// outcomeUnknown answers a retry whose key's version was sent to MLflow and has not appeared.
+func outcomeUnknown() *httpapi.Error {
+	e := httpapi.NewError(http.StatusConflict, CodeOutcomeUnknown,
+		"MLflow did not confirm whether the model version of this Idempotency-Key was created, and it has not appeared yet; "+
+			"retry with the same key to complete the registration when it does (a new key registers another version)")
+	e.Headers = http.Header{"Retry-After": {"1"}}
+	return e
 }
 
 func inProgress() *httpapi.Error {

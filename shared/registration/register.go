@@ -27,6 +27,14 @@ type attempt struct {
 	// recovering: the id was taken over from a request that died, which may have created the
 	// version (and even the record) already.
 	recovering bool
+	// pk and owner are the Idempotency-Key's record and this attempt's hold on it.
+	pk, owner string
+	// createSent: a request holding this key before sent MLflow the version's create, whose
+	// outcome it never learnt. This attempt may find that version, never create another.
+	createSent bool
+	// clean: a recovering attempt found that the request it took over sent no create and left
+	// no version, so a failure of its own that MLflow definitely refused leaves nothing behind.
+	clean bool
 }
 
 // outcome is a registration's answer, and whether this request created its model version.
@@ -37,7 +45,8 @@ type outcome struct {
 
 // unsettled is a failure after which MLflow may hold this registration's version: its
 // idempotency key must not be released (a retry with a fresh id would register twice), only
-// handed on to a retry after a while, which then finds the version by its tag.
+// handed on to a retry after a while, which then looks for the version by its tag (and, having
+// the create-sent mark, never creates another one; see createOnce).
 type unsettled struct {
 	err   error
 	after time.Duration // until MLflow can no longer be working on the call given up on
@@ -101,7 +110,14 @@ func (h *Handler) registerOnce(ctx context.Context, a *attempt) (outcome, error)
 	if err != nil {
 		return outcome{}, err
 	}
+	// Before MLflow's first write: a name another user registered is refused, changing nothing.
+	if err := h.claimModel(ctx, a.caller, a.req.ModelName); err != nil {
+		return outcome{}, err
+	}
 	if err := h.prepare(mctx, a.req, src); err != nil {
+		return outcome{}, err
+	}
+	if err := h.markCreateSent(ctx, a); err != nil {
 		return outcome{}, err
 	}
 	mv, err := h.mlflow.CreateModelVersion(mctx, mlflow.NewModelVersion{
@@ -160,16 +176,55 @@ func (h *Handler) resume(ctx, mctx context.Context, a *attempt) (out outcome, do
 		return outcome{}, false, fromMLflow(err, nil)
 	}
 	if len(found) == 0 {
+		if a.createSent {
+			// The create may still land (MLflow finishes a request its client left): creating
+			// again could make two versions. The version is looked for again on every retry.
+			return outcome{}, false, outcomeUnknown()
+		}
+		a.clean = true
 		return outcome{}, false, nil
 	}
-	mv := &found[0] // the id is unique, and only one request at a time holds it
+	mv := &found[0] // at most one create was ever sent for this id (createOnce)
 	src := source{URI: mv.Source, RunID: mv.RunID}
 	v, err := h.finish(ctx, a, src, mv)
 	return outcome{view: v}, true, err
 }
 
-// finish records the registration of mv, publishes its events and returns the answer.
+// createOnce: at most one CreateModelVersion is ever sent per registration id, which is what
+// makes a double registration impossible rather than unlikely. MLflow offers nothing to make the
+// create itself idempotent (no client-chosen version id, no conditional create, tags are not
+// unique), and a create whose answer was lost may still be committed at any later time: MLflow
+// finishes a request after its client gave up, and no lease or wait on our side bounds when.
+// So no search, however late, can prove that a lost create will never land. Instead:
+//   - an attempt holding the Idempotency-Key marks it create_sent (a conditional write on it
+//     still holding the key) before it sends the create, and sends nothing if the mark fails;
+//   - a take-over moves the key and reads the mark in one atomic update, so it sees the mark of
+//     every holder that could have sent a create (a holder taken over from can no longer mark);
+//   - an attempt that sees the mark never creates: it looks for the version by its
+//     hokusai_registration_id tag and finishes the registration when it is there, or answers
+//     409 REGISTRATION_OUTCOME_UNKNOWN (keeping the key) when it is not yet.
+//
+// Without an Idempotency-Key nothing is deduplicated, so there is nothing to mark.
+func (h *Handler) markCreateSent(ctx context.Context, a *attempt) error {
+	if !a.idempotent {
+		return nil
+	}
+	err := h.store.MarkCreateSent(ctx, a.pk, a.owner)
+	if errors.Is(err, regstore.ErrConflict) {
+		return inProgress() // taken over: the new holder registers, this attempt must not
+	}
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	return nil
+}
+
+// finish records the registration of mv, publishes its events and returns the answer. The
+// version is the caller's from now on (its name is already theirs).
 func (h *Handler) finish(ctx context.Context, a *attempt, src source, mv *mlflow.ModelVersion) (Registered, error) {
+	if err := h.claimVersion(ctx, a.caller, mv.Name, mv.Version); err != nil {
+		return Registered{}, err
+	}
 	at := a.start
 	if mv.CreationTimestamp > 0 {
 		at = time.UnixMilli(int64(mv.CreationTimestamp))

@@ -311,7 +311,8 @@ func (b *eventBody) validate() (EventRequest, []httpapi.FieldError) {
 	b.Metadata.validate(add)
 	req.Metadata = b.Metadata
 	req.APISchema = checkSchema(b.APISchema, add)
-	// The SDK sends back the tags it set on the version, ours included: only the caps apply.
+	// The SDK sends back the tags it set on the version, ours included: the caps apply, and no
+	// key may imitate a reserved one.
 	req.Tags = checkTags(b.Tags, false, add)
 	return req, errs
 }
@@ -502,7 +503,8 @@ func depth(b []byte) int {
 }
 
 // checkTags validates the client's tags. strict also refuses tags the system writes and mlflow.*
-// tags (the register route writes the client's tags itself).
+// tags, in any spelling, and keys MLflow would refuse (the register route writes the client's
+// tags itself); otherwise only exact copies of the system's keys pass among the reserved ones.
 func checkTags(tags map[string]string, strict bool, add func(string, string)) map[string]string {
 	if len(tags) > MaxTags {
 		add("tags", fmt.Sprintf("must have at most %d entries", MaxTags))
@@ -519,11 +521,16 @@ func checkTags(tags map[string]string, strict bool, add func(string, string)) ma
 			add(name, fmt.Sprintf("tag values must be at most %d characters", MaxTagValue))
 		case strings.ContainsRune(v, 0):
 			add(name, "tag values must not contain NUL characters")
+		case !strict && Reserved(k) && !systemTag(k):
+			// The SDK sends back the registry's own tags, spelled as the registry wrote them;
+			// anything else that reads as a reserved key imitates one.
+			add(name, "imitates a tag the registry or MLflow sets (compared without case and surrounding spaces); "+
+				"send the registry's tags exactly as it wrote them, and no mlflow.* tag")
 		case !strict:
 		case !tagKeyPattern.MatchString(k) || path.Clean(k) != k || strings.HasPrefix(k, "..") || strings.HasPrefix(k, "/"):
 			add(name, "tag keys may only hold letters, digits, _ - . space / : and must be a plain relative name")
 		case Reserved(k):
-			add(name, "is set by the registry and cannot be set by a client")
+			add(name, "is set by the registry or MLflow (compared without case and surrounding spaces) and cannot be set by a client")
 		}
 	}
 	return tags

@@ -8,8 +8,10 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
@@ -251,6 +253,8 @@ func FuzzRegisterRequest(f *testing.F) {
 	f.Add(`{"token_id":"a","model_uri":"models:/m-1","metric_name":"a.b","baseline_value":-0,"current_value":1e308}`)
 	f.Add(`{"token_id":"\u0000","model_name":"\ud800","baseline_value":null}`)
 	f.Add(`[{"token_id":1}]`)
+	f.Add(string(jsonOf(validRegister, map[string]any{"tags": map[string]string{" hokusai_token_id": "x", "MLflow.source": "y"}})))
+	f.Add(string(jsonOf(validRegister, map[string]any{"tags": map[string]string{"HOKUSAI_STATUS ": "x", "​mlflow.user": "y"}})))
 	f.Fuzz(func(t *testing.T, body string) {
 		req, err := registration.DecodeRegister([]byte(body))
 		if err != nil {
@@ -276,7 +280,7 @@ func FuzzRegisterRequest(f *testing.F) {
 			t.Fatalf("%d tags", len(req.Tags))
 		}
 		for k, v := range req.Tags {
-			if registration.Reserved(k) || utf8.RuneCountInString(k) > registration.MaxTagKey || utf8.RuneCountInString(v) > registration.MaxTagValue {
+			if imitatesReserved(k) || registration.Reserved(k) || utf8.RuneCountInString(k) > registration.MaxTagKey || utf8.RuneCountInString(v) > registration.MaxTagValue {
 				t.Fatalf("tag %q=%q", k, v)
 			}
 		}
@@ -299,6 +303,7 @@ func FuzzRegistrationEventRequest(f *testing.F) {
 	f.Add(string(jsonOf(validEvent, nil)))
 	f.Add(string(jsonOf(validEvent, map[string]any{"version": "0", "extra": []int{1}})))
 	f.Add(`{"model_name":" ","version":"1","token_id":"x","metric_name":"m","baseline_value":1}`)
+	f.Add(string(jsonOf(validEvent, map[string]any{"tags": map[string]string{"hokusai_token_id": "HLEAD", " mlflow.user": "x", "USER_ID": "y"}})))
 	f.Fuzz(func(t *testing.T, body string) {
 		req, err := registration.DecodeEvent([]byte(body))
 		if err != nil {
@@ -319,5 +324,77 @@ func FuzzRegistrationEventRequest(f *testing.F) {
 		case len(req.Tags) > registration.MaxTags:
 			t.Fatalf("%d tags", len(req.Tags))
 		}
+		for k := range req.Tags {
+			if imitatesReserved(k) && !slices.Contains(systemTagKeys, k) {
+				t.Fatalf("tag %q imitates a reserved one", k)
+			}
+		}
 	})
+}
+
+// systemTagKeys are the tags SPEC 5.1 has the registry write.
+var systemTagKeys = []string{"hokusai_token_id", "benchmark_metric", "benchmark_value", "hokusai_status",
+	"hokusai_proposal_identifier", "hokusai_registration_id", "mlflow_run_id", "user_id",
+	"hokusai.eval_spec", "hokusai.scorer_ref", "hokusai.primary_metric", "hokusai.benchmark_spec_id"}
+
+// imitatesReserved is the fuzz targets' own oracle, written apart from the code under test: the
+// key trimmed of spaces and format characters, the non-ASCII characters that fold into ASCII
+// letters replaced by those letters, ASCII-lower-cased, is a system tag or starts with mlflow.
+func imitatesReserved(k string) bool {
+	k = strings.TrimFunc(k, func(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) })
+	k = strings.NewReplacer("\u017F", "s", "\u212A", "k", "\u0131", "i", "\u0130", "i").Replace(k)
+	var b strings.Builder
+	for _, r := range k {
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	k = b.String()
+	return slices.Contains(systemTagKeys, k) || strings.HasPrefix(k, "mlflow.")
+}
+
+// Reserved keys are compared as a case-insensitive database or a subscriber may read them:
+// trimmed and case-folded, on both routes. The event route accepts the registry's own keys only
+// as the registry spells them (the SDK sends them back).
+func TestReservedTagsCannotBeImitated(t *testing.T) {
+	for _, tc := range []struct {
+		key            string
+		register, sent bool // refused by each route
+	}{
+		{" hokusai_token_id", true, true},
+		{"HOKUSAI_TOKEN_ID", true, true},
+		{"hokusai_token_id ", true, true},
+		{"User_ID", true, true},
+		{"\u200bhokusai_registration_id", true, true},
+		{"hoku\u017Fai_status", true, true}, // ſ folds to s
+		{"hokusa\u0131_token_id", true, true}, // dotless i
+		{" mlflow.user", true, true},
+		{"MLflow.source", true, true},
+		{"mlflow.", true, true},
+		{"mlflow.\u212A", true, true},
+		{"\u212Amlflow.x", true, false}, // a Kelvin sign before: not the prefix (register: not ASCII)
+		{"hokusai_token_id", true, false},
+		{"mlflow_run_id", true, false},
+		{"team", false, false},
+		{"mlflowish", false, false},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			tags := map[string]any{"tags": map[string]string{tc.key: "v"}}
+			_, err := registration.DecodeRegister(jsonOf(validRegister, tags))
+			if got := err != nil; got != tc.register {
+				t.Errorf("register: refused %v, want %v (%v)", got, tc.register, err)
+			}
+			if err != nil && fieldsOf(t, err)[0] != "tags."+tc.key {
+				t.Errorf("register names %v", fieldsOf(t, err))
+			}
+			_, err = registration.DecodeEvent(jsonOf(validEvent, tags))
+			if got := err != nil; got != tc.sent {
+				t.Errorf("event: refused %v, want %v (%v)", got, tc.sent, err)
+			}
+			if err != nil && fieldsOf(t, err)[0] != "tags."+tc.key {
+				t.Errorf("event names %v", fieldsOf(t, err))
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflow"
@@ -40,10 +41,32 @@ var systemTags = []string{
 var metadataTags = []string{TagEvalSpec, TagScorerRef, TagPrimaryMetric, TagBenchmarkSpecID}
 
 // Reserved reports whether a client may not set the tag key: the registry writes it, or MLflow
-// owns it (mlflow.*).
+// owns it (mlflow.*). Keys are compared as their readers may read them, not byte for byte: trimmed
+// of spaces and invisible format characters, and case-folded, the characters that fold into ASCII
+// letters (ſ, the Kelvin sign, ı, İ) included. MLflow stores a key as sent, but on a
+// case-insensitive database (MySQL's default collations, older ones also ignoring trailing spaces)
+// " HOKUSAI_TOKEN_ID" and "hokusai_token_id" are one key, and a subscriber reading event tags may
+// fold or trim them too.
 func Reserved(key string) bool {
-	return slices.Contains(systemTags, key) || strings.HasPrefix(strings.ToLower(key), "mlflow.")
+	k := foldKey(key)
+	return slices.Contains(systemTags, k) || strings.HasPrefix(k, mlflowTagPrefix)
 }
+
+// mlflowTagPrefix starts the tags MLflow itself sets (mlflow.user, mlflow.source.*, …).
+const mlflowTagPrefix = "mlflow."
+
+// foldKey is key trimmed and case-folded: upper-casing first sends ſ to S and ı to I, and
+// lower-casing then sends the Kelvin sign to k and İ to i, which simple case folding alone misses.
+func foldKey(key string) string {
+	return strings.ToLower(strings.ToUpper(strings.TrimFunc(key, invisible)))
+}
+
+// invisible is what trimming removes from a tag key before it is compared: white space and
+// format characters such as the zero-width space.
+func invisible(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) }
+
+// systemTag reports whether key is exactly one of the keys the registry writes.
+func systemTag(key string) bool { return slices.Contains(systemTags, key) }
 
 // versionTags are all the tags of a new version: the registry's, then the client's (which
 // validation keeps off the registry's keys).

@@ -41,7 +41,10 @@ type Idempotency struct {
 	Owner string `dynamodbav:"owner"`
 	// LeaseUntil (epoch ms) is when the owner is certainly gone (its invocation's deadline), so
 	// another request may take over.
-	LeaseUntil int64  `dynamodbav:"lease_until"`
+	LeaseUntil int64 `dynamodbav:"lease_until"`
+	// CreateSent: an owner was about to send MLflow the create of RegistrationID's model version.
+	// From then on no owner creates it again; see MarkCreateSent.
+	CreateSent bool   `dynamodbav:"create_sent,omitempty"`
 	CreatedAt  string `dynamodbav:"created_at"`
 	TTL        int64  `dynamodbav:"ttl"` // epoch seconds
 }
@@ -87,48 +90,47 @@ func (s *Store) ClaimIdempotency(ctx context.Context, rec Idempotency, now time.
 		if !isConditionFailed(err) {
 			return nil, fmt.Errorf("claim idempotency key: %w", err)
 		}
-		held, err := s.heldBy(ctx, rec.PK, err)
+		item, err := s.heldBy(ctx, rec.PK, err)
 		if err != nil {
 			return nil, fmt.Errorf("claim idempotency key: %w", err)
 		}
-		if held != nil && held.Status != IdemReleased && !held.Expired(now) {
-			return held, nil
+		if item == nil {
+			continue
+		}
+		var held Idempotency
+		if err := attributevalue.UnmarshalMap(item, &held); err != nil {
+			return nil, fmt.Errorf("claim idempotency key: unmarshal: %w", err)
+		}
+		if held.Status != IdemReleased && !held.Expired(now) {
+			return &held, nil
 		}
 	}
 	return nil, fmt.Errorf("claim idempotency key: %w", ErrConflict)
 }
 
-// heldBy is the record that failed a claim's condition: the one the failure carries, or a fresh
+// heldBy is the item that failed a conditional write: the one the failure carries, or a fresh
 // read if it carries none (nil if there is none any more).
-func (s *Store) heldBy(ctx context.Context, pk string, condErr error) (*Idempotency, error) {
+func (s *Store) heldBy(ctx context.Context, pk string, condErr error) (map[string]types.AttributeValue, error) {
 	var cf *types.ConditionalCheckFailedException
-	item := map[string]types.AttributeValue(nil)
-	if errors.As(condErr, &cf) {
-		item = cf.Item
+	if errors.As(condErr, &cf) && len(cf.Item) > 0 {
+		return cf.Item, nil
 	}
-	if len(item) == 0 {
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.table), Key: key(pk), ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
-			return nil, err
-		}
-		if out.Item == nil {
-			return nil, nil
-		}
-		item = out.Item
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: key(pk), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
 	}
-	var held Idempotency
-	if err := attributevalue.UnmarshalMap(item, &held); err != nil {
-		return nil, fmt.Errorf("unmarshal: %w", err)
-	}
-	return &held, nil
+	return out.Item, nil
 }
 
 // TakeOverIdempotency moves a stale in-progress key from owner from to owner to, leased until
-// leaseUntil. ErrConflict: the key is no longer stale, or another request took it first.
-func (s *Store) TakeOverIdempotency(ctx context.Context, pk, from, to string, leaseUntil, now time.Time) error {
-	return s.updateIdempotency(ctx, "take over idempotency key", &dynamodb.UpdateItemInput{
+// leaseUntil, and returns the key as it now stands (with the CreateSent of the owner taken over
+// from, whatever the caller read before). ErrConflict: the key is no longer stale, or another
+// request took it first.
+func (s *Store) TakeOverIdempotency(ctx context.Context, pk, from, to string, leaseUntil, now time.Time) (*Idempotency, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
 		Key:                 key(pk),
 		UpdateExpression:    aws.String("SET #owner = :to, #lease = :lease"),
 		ConditionExpression: aws.String("#st = :inprog AND #owner = :from AND #lease < :now"),
@@ -138,6 +140,35 @@ func (s *Store) TakeOverIdempotency(ctx context.Context, pk, from, to string, le
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":to": str(to), ":from": str(from), ":lease": num(leaseUntil.UnixMilli()),
 			":now": num(now.UnixMilli()), ":inprog": str(IdemInProgress),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return nil, fmt.Errorf("take over idempotency key: %w", ErrConflict)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take over idempotency key: %w", err)
+	}
+	var held Idempotency
+	if err := attributevalue.UnmarshalMap(out.Attributes, &held); err != nil {
+		return nil, fmt.Errorf("take over idempotency key: unmarshal: %w", err)
+	}
+	return &held, nil
+}
+
+// MarkCreateSent records, before owner sends MLflow the create of the key's model version, that
+// it is about to. The write is conditioned on owner still holding the key, and a take-over
+// changes the holder and reads the mark in one atomic update, so either the mark lands first and
+// every later holder sees it, or the take-over lands first and owner may not create at all
+// (ErrConflict). A holder that sees the mark never creates: it can only find the version.
+func (s *Store) MarkCreateSent(ctx context.Context, pk, owner string) error {
+	return s.updateIdempotency(ctx, "mark idempotency key create sent", &dynamodb.UpdateItemInput{
+		Key:                      key(pk),
+		UpdateExpression:         aws.String("SET #sent = :true"),
+		ConditionExpression:      aws.String("#st = :inprog AND #owner = :owner"),
+		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#st": "status", "#sent": "create_sent"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":owner": str(owner), ":inprog": str(IdemInProgress), ":true": &types.AttributeValueMemberBOOL{Value: true},
 		},
 	})
 }

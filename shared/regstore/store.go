@@ -55,15 +55,29 @@ const conditionRetries = 5
 
 // Create stores a new registration record (ErrExists if its id is taken).
 func (s *Store) Create(ctx context.Context, rec Registration) error {
-	return s.put(ctx, rec, false)
+	return s.put(ctx, rec, putCreate)
 }
 
 // Replace stores rec whether or not a record with its id exists.
 func (s *Store) Replace(ctx context.Context, rec Registration) error {
-	return s.put(ctx, rec, true)
+	return s.put(ctx, rec, putReplace)
 }
 
-func (s *Store) put(ctx context.Context, rec Registration, replace bool) error {
+// ReplaceOwn stores rec unless a record with its id belongs to another user (ErrOwned): a user
+// may repeat an announcement of theirs, never overwrite another's.
+func (s *Store) ReplaceOwn(ctx context.Context, rec Registration) error {
+	return s.put(ctx, rec, putReplaceOwn)
+}
+
+type putMode int
+
+const (
+	putCreate putMode = iota
+	putReplace
+	putReplaceOwn
+)
+
+func (s *Store) put(ctx context.Context, rec Registration, mode putMode) error {
 	if rec.RegistrationID == "" {
 		return errors.New("put registration: no registration_id")
 	}
@@ -74,15 +88,22 @@ func (s *Store) put(ctx context.Context, rec Registration, replace bool) error {
 		return fmt.Errorf("put registration %s: marshal: %w", rec.RegistrationID, err)
 	}
 	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}
-	if !replace {
+	switch mode {
+	case putCreate:
 		in.ConditionExpression = aws.String("attribute_not_exists(#pk)")
 		in.ExpressionAttributeNames = map[string]string{"#pk": PKAttr}
+	case putReplaceOwn:
+		in.ConditionExpression = aws.String("attribute_not_exists(#pk) OR #user = :user")
+		in.ExpressionAttributeNames = map[string]string{"#pk": PKAttr, "#user": "user_id"}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":user": str(rec.UserID)}
 	}
 	_, err = s.db.PutItem(ctx, in)
-	if isConditionFailed(err) {
+	switch {
+	case isConditionFailed(err) && mode == putReplaceOwn:
+		return fmt.Errorf("replace registration %s: %w", rec.RegistrationID, ErrOwned)
+	case isConditionFailed(err):
 		return fmt.Errorf("create registration %s: %w", rec.RegistrationID, ErrExists)
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("put registration %s: %w", rec.RegistrationID, err)
 	}
 	return nil

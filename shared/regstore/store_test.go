@@ -241,17 +241,27 @@ func TestStore(t *testing.T) {
 		if held.Stale(t0) || !held.Stale(t0.Add(31*time.Second)) {
 			t.Error("lease")
 		}
-		if err := s.TakeOverIdempotency(ctx, pk, "a", "b", t0.Add(time.Minute), t0); !errors.Is(err, regstore.ErrConflict) {
+		if _, err := s.TakeOverIdempotency(ctx, pk, "a", "b", t0.Add(time.Minute), t0); !errors.Is(err, regstore.ErrConflict) {
 			t.Errorf("take over a live lease: %v", err)
 		}
 		if err := s.CompleteIdempotency(ctx, pk, "b"); !errors.Is(err, regstore.ErrConflict) {
 			t.Errorf("complete by a stranger: %v", err)
 		}
 		later := t0.Add(31 * time.Second)
-		if err := s.TakeOverIdempotency(ctx, pk, "a", "b", later.Add(time.Minute), later); err != nil {
+		if err := s.MarkCreateSent(ctx, pk, "a"); err != nil {
+			t.Fatal(err)
+		}
+		now, err := s.TakeOverIdempotency(ctx, pk, "a", "b", later.Add(time.Minute), later)
+		if err != nil {
 			t.Fatalf("take over a stale lease: %v", err)
 		}
-		if err := s.TakeOverIdempotency(ctx, pk, "a", "c", later.Add(time.Minute), later); !errors.Is(err, regstore.ErrConflict) {
+		if now.Owner != "b" || !now.CreateSent || now.RegistrationID != "reg-a" || now.LeaseUntil != later.Add(time.Minute).UnixMilli() {
+			t.Errorf("taken over: %+v", now)
+		}
+		if err := s.MarkCreateSent(ctx, pk, "a"); !errors.Is(err, regstore.ErrConflict) {
+			t.Errorf("mark by the owner taken over from: %v", err)
+		}
+		if _, err := s.TakeOverIdempotency(ctx, pk, "a", "c", later.Add(time.Minute), later); !errors.Is(err, regstore.ErrConflict) {
 			t.Errorf("second take over: %v", err)
 		}
 		if err := s.LeaseIdempotency(ctx, pk, "a", later); !errors.Is(err, regstore.ErrConflict) {
@@ -307,6 +317,75 @@ func TestStore(t *testing.T) {
 		wg.Wait()
 		if won != 1 {
 			t.Errorf("%d claims won", won)
+		}
+	})
+
+
+	t.Run("owners: the first claim wins, names compare case-folded, never expire", func(t *testing.T) {
+		s := regstoretest.NewStore(t, db)
+		ctx := t.Context()
+		model := regstore.ModelOwnerPK("Sales-Model")
+		if owner, err := s.ClaimOwner(ctx, model, "u1", "Sales-Model", "", t0); owner != "u1" || err != nil {
+			t.Fatalf("first claim: %q %v", owner, err)
+		}
+		if owner, err := s.ClaimOwner(ctx, model, "u1", "Sales-Model", "", t0.Add(time.Hour)); owner != "u1" || err != nil {
+			t.Errorf("owner's repeat: %q %v", owner, err)
+		}
+		for _, name := range []string{"Sales-Model", "sales-model", "SALES-MODEL", "ſales-model"} {
+			owner, err := s.ClaimOwner(ctx, regstore.ModelOwnerPK(name), "u2", name, "", t0)
+			if owner != "u1" || !errors.Is(err, regstore.ErrOwned) {
+				t.Errorf("%s by another user: %q %v", name, owner, err)
+			}
+		}
+		v1 := regstore.VersionOwnerPK("Sales-Model", "1")
+		if owner, err := s.ClaimOwner(ctx, v1, "u2", "Sales-Model", "1", t0); owner != "u2" || err != nil {
+			t.Errorf("a version is claimed on its own: %q %v", owner, err)
+		}
+		if v1 == regstore.VersionOwnerPK("Sales-Model", "11") || regstore.VersionOwnerPK("a#1", "2") == regstore.VersionOwnerPK("a", "1#2") {
+			t.Error("version keys collide")
+		}
+	})
+
+	t.Run("owners: of concurrent claims exactly one wins", func(t *testing.T) {
+		s := regstoretest.NewStore(t, db)
+		ctx := t.Context()
+		pk := regstore.ModelOwnerPK("race")
+		var wg sync.WaitGroup
+		owners := make([]string, 20)
+		for i := range owners {
+			wg.Go(func() {
+				owner, err := s.ClaimOwner(ctx, pk, fmt.Sprint("u", i), "race", "", t0)
+				if err != nil && !errors.Is(err, regstore.ErrOwned) {
+					t.Error(err)
+				}
+				owners[i] = owner
+			})
+		}
+		wg.Wait()
+		for _, o := range owners {
+			if o != owners[0] {
+				t.Fatalf("owners %v", owners)
+			}
+		}
+	})
+
+	t.Run("replace own: another user's record stays as it is", func(t *testing.T) {
+		s := regstoretest.NewStore(t, db)
+		ctx := t.Context()
+		rec := registration("own", t0)
+		if err := s.ReplaceOwn(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReplaceOwn(ctx, rec); err != nil {
+			t.Errorf("owner's repeat: %v", err)
+		}
+		forged := registration("own", t0)
+		forged.UserID, forged.KeyID = "intruder", "k9"
+		if err := s.ReplaceOwn(ctx, forged); !errors.Is(err, regstore.ErrOwned) {
+			t.Errorf("another user's: %v", err)
+		}
+		if got, _ := s.Get(ctx, "own"); got.UserID != "u1" || got.KeyID != "k1" {
+			t.Errorf("record now %+v", got)
 		}
 	})
 

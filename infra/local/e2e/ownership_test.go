@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/events"
+	"github.com/hokusai-protocol/registry-gateway/shared/mlflow/mlflowtest"
+	"github.com/hokusai-protocol/registry-gateway/shared/registration"
+)
+
+// Issue 10, items 1 and 4: another user's key can neither re-announce, nor register under, nor
+// claim for their own token a version its owner registered; nothing changes, no event goes out.
+func TestRegistrationsBelongToTheirUser(t *testing.T) {
+	admin := adminKey(t)
+	ownerID, intruderID := uniqueToken("e2e-owner"), uniqueToken("e2e-intruder")
+	owner, _ := createKey(t, admin, ownerID, "model:write", "mlflow:write")
+	intruder, _ := createKey(t, admin, intruderID, "model:write", "mlflow:write")
+	logged := logThroughGateway(t, owner)
+	token := strings.ToUpper(uniqueToken("own"))
+	name := "hokusai-" + token
+	tracking := h.APIURL + "/api/mlflow"
+
+	res, b := postRegister(t, owner, registerBody(token, logged.RunID, nil), "")
+	if res.StatusCode != 201 {
+		t.Fatalf("owner's registration: %d %s", res.StatusCode, b)
+	}
+	event := func(tok string, extra map[string]any) []byte {
+		m := map[string]any{"model_name": name, "version": "1", "token_id": tok, "metric_name": "reply_rate",
+			"baseline_value": 0.1342, "mlflow_run_id": logged.RunID, "tags": map[string]string{"hokusai_token_id": tok}}
+		maps.Copy(m, extra)
+		out, _ := json.Marshal(m)
+		return out
+	}
+	announce := func(key string, body []byte) (*http.Response, []byte) {
+		return call(t, "POST", "/api/models/tokenized-registration-events", bytes.NewReader(body), bearer(key))
+	}
+	if res, b := announce(owner, event(token, nil)); res.StatusCode != 200 {
+		t.Fatalf("owner's announcement: %d %s", res.StatusCode, b)
+	}
+	modelID := name + "/1/" + token
+	announcementID := registration.AnnouncementID(modelID)
+	before := mlflowtest.GetVersion(t, tracking, name, "1", "MLFLOW_TRACKING_TOKEN="+owner)
+
+	for _, tc := range []struct {
+		name         string
+		do           func() (*http.Response, []byte)
+		status       int
+		code, detail string
+	}{
+		{"re-announce with other values", func() (*http.Response, []byte) {
+			return announce(intruder, event(token, map[string]any{"current_value": 0.99, "eval_spec": "forged"}))
+		}, 403, "MODEL_VERSION_OWNED_BY_ANOTHER_USER", ""},
+		{"claim the version for their own token", func() (*http.Response, []byte) {
+			return announce(intruder, event("THEIRS", map[string]any{"eval_spec": "forged"}))
+		}, 403, "MODEL_OWNED_BY_ANOTHER_USER", ""},
+		{"register under the owner's model name", func() (*http.Response, []byte) {
+			return postRegister(t, intruder, registerBody(token, logged.RunID, map[string]any{"model_name": strings.ToLower(name)}), "intrude-"+token)
+		}, 403, "MODEL_OWNED_BY_ANOTHER_USER", ""},
+		{"a reserved tag with a leading space", func() (*http.Response, []byte) {
+			return postRegister(t, intruder, registerBody("THEIRS-"+token, logged.RunID, map[string]any{"tags": map[string]string{" hokusai_token_id": token}}), "")
+		}, 422, "VALIDATION_ERROR", "tags. hokusai_token_id"},
+		{"an mlflow tag in capitals, announced", func() (*http.Response, []byte) {
+			return announce(owner, event(token, map[string]any{"tags": map[string]string{"MLflow.source": "x"}}))
+		}, 422, "VALIDATION_ERROR", "tags.MLflow.source"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, b := tc.do()
+			if out := jsonBody(t, b); res.StatusCode != tc.status || out["error"] != tc.code || !strings.Contains(string(b), tc.detail) {
+				t.Errorf("%d %s", res.StatusCode, b)
+			}
+		})
+	}
+
+	t.Run("nothing changed", func(t *testing.T) {
+		after := mlflowtest.GetVersion(t, tracking, name, "1", "MLFLOW_TRACKING_TOKEN="+owner)
+		if fmt.Sprint(after.Tags) != fmt.Sprint(before.Tags) {
+			t.Errorf("tags %v, were %v", after.Tags, before.Tags)
+		}
+		if vs := versionsOf(t, name); len(vs) != 1 {
+			t.Errorf("versions %v", vs)
+		}
+		res, b := call(t, "GET", "/api/registrations/"+announcementID, nil, bearer(owner))
+		if res.StatusCode != 200 || !strings.Contains(string(b), modelID) {
+			t.Errorf("owner's GET: %d %s", res.StatusCode, b)
+		}
+	})
+
+	t.Run("no event of the intruder reached the subscriber", func(t *testing.T) {
+		// The owner's repeat publishes the same events again; everything queued before it is read too.
+		if res, b := announce(owner, event(token, nil)); res.StatusCode != 200 {
+			t.Fatalf("owner's repeat: %d %s", res.StatusCode, b)
+		}
+		marker := events.EventID(events.ModelRegistered, modelID, logged.RunID, "1")
+		got := drain(t, subscriberQueue(t, h), map[string]bool{marker: true}, time.Now().Add(time.Minute))
+		for id, evs := range got {
+			for _, ev := range evs {
+				if ev.Detail.UserID == intruderID || strings.Contains(string(ev.raw), "forged") {
+					t.Errorf("event %s from the intruder: %s", id, ev.raw)
+				}
+			}
+		}
+		for _, ev := range got[marker] {
+			if ev.Detail.UserID != ownerID {
+				t.Errorf("marker event of %s", ev.Detail.UserID)
+			}
+		}
+	})
+}
