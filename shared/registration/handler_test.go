@@ -320,20 +320,21 @@ func TestRegisterResolvesLikeRegisterModel(t *testing.T) {
 
 // Every MLflow call is bounded by what is left of the invocation, so the 504 is sent in time.
 func TestRegisterStaysWithinTheInvocation(t *testing.T) {
-	e := newEnv(t, "", withTimeout(8*time.Second))
+	// MLflow would answer after a minute and the client's own timeout is longer still: only the
+	// invocation's deadline can end the call.
+	e := newEnv(t, "", withTimeout(2*time.Minute))
 	e.ml.addRun(runID, modelID)
-	e.ml.setFault("runs/get", fault{delay: 10 * time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	e.ml.setFault("runs/get", fault{delay: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	start := time.Now()
 	rec := e.call(t, ctx, "POST", "/api/models/register", registerBody(nil), writer, nil)
-	took := time.Since(start)
 	if rec.Code != 504 || decode(t, rec)["error"] != "TIMEOUT" {
 		t.Errorf("%d %s", rec.Code, rec.Body)
 	}
-	// The answer leaves registration.answerMargin (1.5 s) before the deadline.
-	if took > 2*time.Second {
-		t.Errorf("answered after %s of a 3 s invocation", took)
+	// The answer leaves registration.answerMargin (1.5 s) before the deadline, so it is written
+	// while the invocation still runs.
+	if err := ctx.Err(); err != nil {
+		t.Errorf("answered after the invocation ended: %v", err)
 	}
 }
 
