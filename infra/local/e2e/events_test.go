@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -254,22 +252,7 @@ func TestWebhookRetriesThenDelivers(t *testing.T) {
 	tmpl := synthTemplate(t, "local", map[string]string{
 		"webhookUrl": receiver.URL + "/hooks/hokusai", "webhookDetailTypes": "model_registered", "webhookRetrySeconds": "1",
 	})
-	var out syncBuffer
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	wh, err := harness.Start(ctx, harness.Options{
-		TemplatePath: tmpl, VenvDir: filepath.Join(root, ".venv"), StateDir: t.TempDir(),
-		Output: &out, Log: slog.New(slog.NewTextHandler(&out, nil)),
-	})
-	if err != nil {
-		t.Fatalf("start: %v\n%s", err, tail(out.String(), 3000))
-	}
-	defer func() {
-		_ = wh.Stop()
-		if t.Failed() {
-			t.Logf("webhook stack output:\n%s", tail(out.String(), 5000))
-		}
-	}()
+	wh, _ := startStack(t, tmpl, harness.Options{})
 	// Publish one event the way the registration path does, straight onto the bus.
 	detail := events.NewDetail(events.ModelRegistered, events.Detail{
 		ModelID: "hokusai-WEBHOOK/1/WEBHOOK", TokenSymbol: "WEBHOOK", MetricName: "accuracy", BaselineValue: 0.8, CurrentValue: 0.85,

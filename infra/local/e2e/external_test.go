@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -116,25 +114,7 @@ func TestExternalAuthService(t *testing.T) {
 	// Each subtest meets the service's answer to its own key. The outage memory would carry one
 	// subtest's failure into the next; TestAuthServiceOutageFailsFast tests it on its own.
 	withFunctionEnv(t, tmpl, "authorizer", map[string]string{"AUTH_SERVICE_OUTAGE_WINDOW": "0"})
-	state := t.TempDir()
-	var out syncBuffer
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	ext, err := harness.Start(ctx, harness.Options{
-		TemplatePath: tmpl, VenvDir: filepath.Join(root, ".venv"), StateDir: state,
-		Output: &out, Log: slog.New(slog.NewTextHandler(&out, nil)),
-	})
-	if err != nil {
-		t.Fatalf("start: %v\n%s", err, tail(out.String(), 3000))
-	}
-	defer func() {
-		if err := ext.Stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			t.Logf("external stack output (tail):\n%s", tail(out.String(), 5000))
-		}
-	}()
+	ext, out := startStack(t, tmpl, harness.Options{})
 	get := func(key string, extra map[string]string) (*http.Response, map[string]any) {
 		headers := bearer(key)
 		for k, v := range extra {

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -67,26 +64,8 @@ func TestAuthServiceOutageFailsFast(t *testing.T) {
 	})
 	// A window far longer than the test, so that no step depends on how fast the machine is.
 	withFunctionEnv(t, tmpl, "authorizer", map[string]string{"AUTH_SERVICE_OUTAGE_WINDOW": "10m"})
-	var out syncBuffer
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	ext, err := harness.Start(ctx, harness.Options{
-		TemplatePath: tmpl, VenvDir: filepath.Join(root, ".venv"), StateDir: t.TempDir(),
-		Output: &out, Log: slog.New(slog.NewTextHandler(&out, nil)),
-		// One authorizer container: the outage memory is per container, and the calls are counted.
-		MaxConcurrency: 1,
-	})
-	if err != nil {
-		t.Fatalf("start: %v\n%s", err, tail(out.String(), 3000))
-	}
-	defer func() {
-		if err := ext.Stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			t.Logf("stack output (tail):\n%s", tail(out.String(), 5000))
-		}
-	}()
+	// One authorizer container: the outage memory is per container, and the calls are counted.
+	ext, out := startStack(t, tmpl, harness.Options{MaxConcurrency: 1})
 	get := func(key string) (*http.Response, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", ext.APIURL+"/api/keys", nil)

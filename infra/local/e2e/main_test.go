@@ -135,3 +135,28 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// startStack starts a second local stack for one test, from tmpl (see synthTemplate) with opts
+// for the rest, and stops it when the test ends, showing its output if the test failed. Its
+// output is returned for the test to search.
+func startStack(t *testing.T, tmpl string, opts harness.Options) (*harness.Harness, *syncBuffer) {
+	t.Helper()
+	out := &syncBuffer{}
+	opts.TemplatePath, opts.VenvDir, opts.StateDir = tmpl, filepath.Join(root, ".venv"), t.TempDir()
+	opts.Output, opts.Log = out, slog.New(slog.NewTextHandler(out, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	s, err := harness.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, tail(out.String(), 3000))
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("%s stack output (tail):\n%s", t.Name(), tail(out.String(), 5000))
+		}
+	})
+	return s, out
+}

@@ -1,19 +1,15 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/harness"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
@@ -32,24 +28,8 @@ func TestUpstreamBasicAuth(t *testing.T) {
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(admin.Username+":"+admin.Password))
 
 	tmpl := synthTemplate(t, "local", map[string]string{"mlflowUpstreamAuth": "basic"})
-	var out syncBuffer
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	up, err := harness.Start(ctx, harness.Options{
-		TemplatePath: tmpl, VenvDir: filepath.Join(root, ".venv"), StateDir: t.TempDir(),
-		Output: &out, Log: slog.New(slog.NewTextHandler(&out, nil)),
-		MLflowAdmin: &admin, UpstreamSecret: string(secret),
-	})
-	if err != nil {
-		t.Fatalf("start: %v\n%s", err, tail(out.String(), 3000))
-	}
+	up, out := startStack(t, tmpl, harness.Options{MLflowAdmin: &admin, UpstreamSecret: string(secret)})
 	defer func() {
-		if err := up.Stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			t.Logf("basic-auth stack output (tail):\n%s", tail(out.String(), 5000))
-		}
 		if strings.Contains(out.String(), admin.Password) {
 			t.Error("the upstream password was logged")
 		}
@@ -109,7 +89,7 @@ func TestUpstreamBasicAuth(t *testing.T) {
 		}
 	})
 
-	key, err := up.MintAdminKey(ctx, "e2e-upstream-admin", "upstream@e2e.test")
+	key, err := up.MintAdminKey(t.Context(), "e2e-upstream-admin", "upstream@e2e.test")
 	if err != nil {
 		t.Fatal(err)
 	}
