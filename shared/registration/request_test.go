@@ -367,7 +367,7 @@ func TestReservedTagsCannotBeImitated(t *testing.T) {
 		{"hokusai_token_id ", true, true},
 		{"User_ID", true, true},
 		{"\u200bhokusai_registration_id", true, true},
-		{"hoku\u017Fai_status", true, true}, // ſ folds to s
+		{"hoku\u017Fai_status", true, true},   // ſ folds to s
 		{"hokusa\u0131_token_id", true, true}, // dotless i
 		{" mlflow.user", true, true},
 		{"MLflow.source", true, true},

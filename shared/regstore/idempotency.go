@@ -162,15 +162,7 @@ func (s *Store) TakeOverIdempotency(ctx context.Context, pk, from, to string, le
 // every later holder sees it, or the take-over lands first and owner may not create at all
 // (ErrConflict). A holder that sees the mark never creates: it can only find the version.
 func (s *Store) MarkCreateSent(ctx context.Context, pk, owner string) error {
-	return s.updateIdempotency(ctx, "mark idempotency key create sent", &dynamodb.UpdateItemInput{
-		Key:                      key(pk),
-		UpdateExpression:         aws.String("SET #sent = :true"),
-		ConditionExpression:      aws.String("#st = :inprog AND #owner = :owner"),
-		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#st": "status", "#sent": "create_sent"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":owner": str(owner), ":inprog": str(IdemInProgress), ":true": &types.AttributeValueMemberBOOL{Value: true},
-		},
-	})
+	return s.setHeld(ctx, "mark idempotency key create sent", pk, owner, "create_sent", &types.AttributeValueMemberBOOL{Value: true})
 }
 
 // CompleteIdempotency marks owner's key completed: from now on it answers with its registration.
@@ -187,25 +179,24 @@ func (s *Store) ReleaseIdempotency(ctx context.Context, pk, owner string) error 
 // with an outcome a retry must settle (the retry may then take over once MLflow can no longer
 // be working on the owner's call).
 func (s *Store) LeaseIdempotency(ctx context.Context, pk, owner string, until time.Time) error {
-	return s.updateIdempotency(ctx, "lease idempotency key", &dynamodb.UpdateItemInput{
-		Key:                      key(pk),
-		UpdateExpression:         aws.String("SET #lease = :lease"),
-		ConditionExpression:      aws.String("#st = :inprog AND #owner = :owner"),
-		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#lease": "lease_until", "#st": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":owner": str(owner), ":lease": num(until.UnixMilli()), ":inprog": str(IdemInProgress),
-		},
-	})
+	return s.setHeld(ctx, "lease idempotency key", pk, owner, "lease_until", num(until.UnixMilli()))
 }
 
 func (s *Store) setIdempotencyStatus(ctx context.Context, what, pk, owner, status string) error {
+	return s.setHeld(ctx, what, pk, owner, "status", str(status))
+}
+
+// setHeld sets one attribute of pk's idempotency item, only while owner still holds the key in
+// progress: every change a holder makes is conditioned the same way, so a holder that was taken
+// over changes nothing (ErrConflict).
+func (s *Store) setHeld(ctx context.Context, what, pk, owner, attr string, v types.AttributeValue) error {
 	return s.updateIdempotency(ctx, what, &dynamodb.UpdateItemInput{
 		Key:                      key(pk),
-		UpdateExpression:         aws.String("SET #st = :status"),
+		UpdateExpression:         aws.String("SET #attr = :v"),
 		ConditionExpression:      aws.String("#st = :inprog AND #owner = :owner"),
-		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#st": "status"},
+		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#st": "status", "#attr": attr},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":owner": str(owner), ":status": str(status), ":inprog": str(IdemInProgress),
+			":owner": str(owner), ":inprog": str(IdemInProgress), ":v": v,
 		},
 	})
 }

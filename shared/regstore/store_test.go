@@ -320,7 +320,6 @@ func TestStore(t *testing.T) {
 		}
 	})
 
-
 	t.Run("owners: the first claim wins, names compare case-folded, never expire", func(t *testing.T) {
 		s := regstoretest.NewStore(t, db)
 		ctx := t.Context()
