@@ -55,8 +55,8 @@ func TestLostCreateIsNeverRepeatedEndToEnd(t *testing.T) {
 
 	// Retried as Retry-After says: in progress while the first request's lease lasts (its MLflow
 	// timeout, MLFLOW_TIMEOUT), then taken over; the version is not in MLflow yet.
-	res, b = retryRegister(t, writer, body, key, registration.CodeIdempotencyInProgress)
-	if out := jsonBody(t, b); res.StatusCode != 409 || out["error"] != registration.CodeOutcomeUnknown || res.Header.Get("Retry-After") == "" {
+	res, b = retryRegister(t, writer, body, key, "IDEMPOTENCY_IN_PROGRESS")
+	if out := jsonBody(t, b); res.StatusCode != 409 || out["error"] != "REGISTRATION_OUTCOME_UNKNOWN" || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("retry before the create landed: %d %s; versions in MLflow %v", res.StatusCode, b, versionsOf(t, name))
 	}
 	if vs := versionsOf(t, name); len(vs) != 0 {
@@ -66,7 +66,7 @@ func TestLostCreateIsNeverRepeatedEndToEnd(t *testing.T) {
 	releaseOnce.Do(func() { close(release) })
 	waitFor(t, "the held create to land in MLflow", func() bool { return len(versionsOf(t, name)) > 0 })
 
-	res, b = retryRegister(t, writer, body, key, registration.CodeIdempotencyInProgress, registration.CodeOutcomeUnknown)
+	res, b = retryRegister(t, writer, body, key, "IDEMPOTENCY_IN_PROGRESS", "REGISTRATION_OUTCOME_UNKNOWN")
 	if res.StatusCode != 201 {
 		t.Fatalf("retry after the create landed: %d %s", res.StatusCode, b)
 	}
