@@ -43,6 +43,8 @@ type EventEmitted struct {
 // in MLflow itself; the registry checks it exists, mirrors the metadata tags onto it and its run,
 // records the registration and emits its events. A repeat by the same user re-records and
 // re-publishes the same events under the same ids; another user's is refused (ownAnnouncement).
+// An admin's stays the owner's: record and events keep the owner's user_id and key_id under the
+// same event ids, and the admin is recorded as the actor.
 func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, error) {
 	start := h.now()
 	caller, err := h.policy.Require(r, principal.Write)
@@ -75,26 +77,46 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 			Message: fmt.Sprintf("version %s of %q was registered from run %s, not this one", req.Version, req.ModelName, mv.RunID)})
 	}
 	modelID := ModelID(req.ModelName, req.Version, req.TokenID)
-	if err := h.ownAnnouncement(ctx, caller, req.ModelName, req.Version, AnnouncementID(modelID)); err != nil {
+	registrationID := AnnouncementID(modelID)
+	// The registry's values win over the client's copies of its tags; a contradicting copy is
+	// refused before anything is written. An admin's announcement carries its owner's user_id,
+	// known only once ownAnnouncement has found the owner.
+	sys := announcedTags(req, mv, runID, registrationID)
+	var later []string
+	if h.admin(caller) {
+		later = []string{TagUserID}
+	} else {
+		sys[TagUserID] = caller.UserID
+	}
+	if err := checkSystemTags(req.Tags, sys, later...); err != nil {
 		return 0, nil, err
 	}
+	own, err := h.ownAnnouncement(ctx, caller, req.ModelName, req.Version, registrationID)
+	if err != nil {
+		return 0, nil, err
+	}
+	sys[TagUserID] = own.UserID
+	if err := checkSystemTags(req.Tags, sys); err != nil {
+		return 0, nil, err
+	}
+	req.Tags = withSystemTags(req.Tags, sys)
 	if err := h.mirror(mctx, req.Metadata, mv, runID); err != nil {
 		return 0, nil, err
 	}
-	rec, err := a.record(landing{
-		RegistrationID: AnnouncementID(modelID), Version: req.Version, RunID: runID,
+	rec, err := req.announcement().record(landing{
+		RegistrationID: registrationID, Version: req.Version, RunID: runID,
 		ModelURI: cmp.Or(req.ModelURI, "models:/"+req.ModelName+"/"+req.Version),
-		At:       start, UserID: caller.UserID, KeyID: caller.KeyID,
+		At:       start, UserID: own.UserID, KeyID: own.KeyID,
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	replace := h.store.ReplaceOwn
-	if h.admin(caller) {
-		replace = h.store.Replace
+	if own.UserID != caller.UserID {
+		rec.ActorUserID, rec.ActorKeyID = caller.UserID, caller.KeyID
 	}
-	if err := replace(ctx, rec); errors.Is(err, regstore.ErrOwned) {
-		// Only a record written since ownAnnouncement read it; its owner claimed the version.
+	// The record stays its owner's: a record of another user's written since ownAnnouncement
+	// read it fails the write.
+	if err := h.store.ReplaceOwn(ctx, rec); errors.Is(err, regstore.ErrOwned) {
 		return 0, nil, versionOwned(req.ModelName, req.Version)
 	} else if err != nil {
 		if !h.publishUnrecorded(ctx, start, rec) {
@@ -104,7 +126,8 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	} else {
 		h.publish(ctx, start, &rec)
 	}
-	logging.FromContext(ctx).Info("registration announced", "registration_id", rec.RegistrationID, "model_id", modelID, "user_id", caller.UserID)
+	logging.FromContext(ctx).Info("registration announced", "registration_id", rec.RegistrationID, "model_id", modelID,
+		"user_id", own.UserID, "actor_user_id", caller.UserID)
 	return http.StatusOK, EventEmitted{Status: "ok", ModelID: modelID, ModelName: req.ModelName, Version: req.Version, EventEmitted: true}, nil
 }
 

@@ -51,7 +51,6 @@ type MLflow interface {
 // Store is the part of the registrations table the handler uses; *regstore.Store satisfies it.
 type Store interface {
 	Create(ctx context.Context, rec regstore.Registration) error
-	Replace(ctx context.Context, rec regstore.Registration) error
 	ReplaceOwn(ctx context.Context, rec regstore.Registration) error
 	ClaimOwner(ctx context.Context, pk, userID, modelName, version string, now time.Time) (string, error)
 	Get(ctx context.Context, registrationID string) (*regstore.Registration, error)

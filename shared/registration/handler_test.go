@@ -448,13 +448,6 @@ func (s *failingStore) Create(ctx context.Context, rec regstore.Registration) er
 	return s.Store.Create(ctx, rec)
 }
 
-func (s *failingStore) Replace(ctx context.Context, rec regstore.Registration) error {
-	if s.n.Add(-1) >= 0 {
-		return errors.New("injected: DynamoDB unavailable")
-	}
-	return s.Store.Replace(ctx, rec)
-}
-
 func (s *failingStore) ReplaceOwn(ctx context.Context, rec regstore.Registration) error {
 	if s.n.Add(-1) >= 0 {
 		return errors.New("injected: DynamoDB unavailable")

@@ -21,13 +21,25 @@ import (
 
 // claimModel makes caller the owner of the model name unless another user owns it.
 func (h *Handler) claimModel(ctx context.Context, caller principal.Principal, name string) error {
-	return h.claim(ctx, caller, regstore.ModelOwnerPK(name), name, "", httpapi.NewError(http.StatusForbidden, CodeModelOwned,
+	_, err := h.claimModelFor(ctx, caller, caller.UserID, name)
+	return err
+}
+
+// claimModelFor makes userID the owner of the model name unless another user owns it, and
+// returns its owner: userID, or (for an admin caller) the other user.
+func (h *Handler) claimModelFor(ctx context.Context, caller principal.Principal, userID, name string) (string, error) {
+	return h.claim(ctx, caller, userID, regstore.ModelOwnerPK(name), name, "", httpapi.NewError(http.StatusForbidden, CodeModelOwned,
 		fmt.Sprintf("model %q is registered by another user; register your versions under a model name of your own", name)))
 }
 
 // claimVersion makes caller the owner of the model version unless another user owns it.
 func (h *Handler) claimVersion(ctx context.Context, caller principal.Principal, name, version string) error {
-	return h.claim(ctx, caller, regstore.VersionOwnerPK(name, version), name, version, versionOwned(name, version))
+	_, err := h.claimVersionFor(ctx, caller, caller.UserID, name, version)
+	return err
+}
+
+func (h *Handler) claimVersionFor(ctx context.Context, caller principal.Principal, userID, name, version string) (string, error) {
+	return h.claim(ctx, caller, userID, regstore.VersionOwnerPK(name, version), name, version, versionOwned(name, version))
 }
 
 func versionOwned(name, version string) *httpapi.Error {
@@ -35,37 +47,63 @@ func versionOwned(name, version string) *httpapi.Error {
 		fmt.Sprintf("version %s of model %q is registered by another user; only they can announce it", version, name))
 }
 
-func (h *Handler) claim(ctx context.Context, caller principal.Principal, pk, name, version string, refusal *httpapi.Error) error {
-	owner, err := h.store.ClaimOwner(ctx, pk, caller.UserID, name, version, h.now())
+// claim makes userID (the caller, or the user an admin acts for) the owner of pk unless another
+// user owns it, and returns the owner. Another user's is refused, unless the caller is an admin.
+func (h *Handler) claim(ctx context.Context, caller principal.Principal, userID, pk, name, version string, refusal *httpapi.Error) (string, error) {
+	owner, err := h.store.ClaimOwner(ctx, pk, userID, name, version, h.now())
 	switch {
 	case err == nil:
-		return nil
+		return owner, nil
 	case !errors.Is(err, regstore.ErrOwned):
-		return storeUnavailable(err)
+		return "", storeUnavailable(err)
 	case h.admin(caller):
 		logging.FromContext(ctx).Info("admin acting on another user's model", "model_name", name, "version", version, "owner", owner)
-		return nil
+		return owner, nil
 	}
 	logging.FromContext(ctx).Warn("registration refused: owned by another user",
 		"model_name", name, "version", version, "owner", owner, "user_id", caller.UserID)
-	return refusal
+	return "", refusal
 }
 
-// ownAnnouncement checks, before anything is written, that caller may announce the version: its
-// record (announcements recorded before owner items existed carry their user) and its name and
-// version are theirs, or unowned and now claimed.
-func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principal, name, version, registrationID string) error {
+// owner is whose an announced version is: the user and key its record and events carry.
+type owner struct{ UserID, KeyID string }
+
+// ownAnnouncement checks, before anything is written, that caller may announce the version, and
+// returns whose it is. A user may announce what is theirs (its record, name and version are
+// theirs, or unowned and now claimed); an admin may announce anyone's, and it stays its owner's:
+// the record's owner (announcements recorded before owner items existed carry their user), else
+// the version's, else the model's (an unowned version of a user's model is claimed for them).
+func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principal, name, version, registrationID string) (owner, error) {
 	rec, err := h.store.Get(ctx, registrationID)
+	recorded := err == nil
 	switch {
-	case err == nil && rec.UserID != caller.UserID && !h.admin(caller):
+	case recorded && rec.UserID != caller.UserID && !h.admin(caller):
 		logging.FromContext(ctx).Warn("announcement refused: recorded for another user",
 			"registration_id", registrationID, "owner", rec.UserID, "user_id", caller.UserID)
-		return versionOwned(name, version)
-	case err != nil && !errors.Is(err, regstore.ErrNotFound):
-		return storeUnavailable(err)
+		return owner{}, versionOwned(name, version)
+	case !recorded && !errors.Is(err, regstore.ErrNotFound):
+		return owner{}, storeUnavailable(err)
 	}
-	if err := h.claimModel(ctx, caller, name); err != nil {
-		return err
+	forUser := caller.UserID
+	if recorded {
+		forUser = rec.UserID
 	}
-	return h.claimVersion(ctx, caller, name, version)
+	modelOwner, err := h.claimModelFor(ctx, caller, forUser, name)
+	if err != nil {
+		return owner{}, err
+	}
+	if !recorded {
+		forUser = modelOwner
+	}
+	versionOwner, err := h.claimVersionFor(ctx, caller, forUser, name, version)
+	switch {
+	case err != nil:
+		return owner{}, err
+	case recorded:
+		return owner{UserID: rec.UserID, KeyID: rec.KeyID}, nil
+	case versionOwner == caller.UserID:
+		return owner{UserID: caller.UserID, KeyID: caller.KeyID}, nil
+	}
+	// No record of the owner's names their key.
+	return owner{UserID: versionOwner}, nil
 }

@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
+	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflow"
 )
 
@@ -90,3 +92,82 @@ func versionTags(req RegisterRequest, registrationID, runID, userID string) []ml
 
 // formatValue writes a metric value as MLflow writes numbers in tags: shortest exact form.
 func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// announcedTags are the values the registry gives its own tags in an announcement of mv (SPEC
+// 5.2), by key: the request's fields, the registration's id, the version's run, and for each
+// metadata tag the request's field or else the version's own tag. user_id, the owner's, is added
+// once the owner is known (ownAnnouncement).
+func announcedTags(req EventRequest, mv *mlflow.ModelVersion, runID, registrationID string) map[string]string {
+	sys := map[string]string{
+		TagTokenID:            req.TokenID,
+		TagBenchmarkMetric:    req.MetricName,
+		TagBenchmarkValue:     formatValue(req.BaselineValue),
+		TagStatus:             StatusRegistered,
+		TagProposalIdentifier: req.ProposalIdentifier,
+		TagRegistrationID:     registrationID,
+	}
+	if runID != "" {
+		sys[TagRunID] = runID
+	}
+	have := mlflow.TagMap(mv.Tags)
+	for _, k := range metadataTags {
+		if v, ok := have[k]; ok {
+			sys[k] = v
+		}
+	}
+	maps.Copy(sys, req.Metadata.Tags())
+	return sys
+}
+
+// checkSystemTags refuses, naming each, the client's copies of the registry's own tags (sent
+// back by the SDK, spelled exactly as the registry writes them: lookalikes were refused when
+// decoding) whose value is not the registry's: the registry's values win, and a contradicting
+// copy is the client's mistake or a forgery, never a tag of the events. Keys in skip are checked
+// later. Values are compared as the registry reads the field they copy: trimmed, token and
+// proposal ids without case (token ids are upper-cased), the benchmark value as a number.
+func checkSystemTags(tags, sys map[string]string, skip ...string) error {
+	var errs []httpapi.FieldError
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		if !systemTag(k) || slices.Contains(skip, k) {
+			continue
+		}
+		want, ok := sys[k]
+		switch {
+		case !ok:
+			errs = append(errs, httpapi.FieldError{Field: "tags." + k,
+				Message: "is set by the registry, which has no value for it in this announcement; leave it out"})
+		case !sameTagValue(k, tags[k], want):
+			errs = append(errs, httpapi.FieldError{Field: "tags." + k,
+				Message: fmt.Sprintf("is set by the registry and must be %q here, as the registry writes it, or left out", want)})
+		}
+	}
+	if len(errs) > 0 {
+		return httpapi.Validation(errs...)
+	}
+	return nil
+}
+
+func sameTagValue(key, got, want string) bool {
+	got = strings.TrimSpace(got)
+	switch key {
+	case TagTokenID, TagProposalIdentifier:
+		return strings.EqualFold(got, want)
+	case TagBenchmarkValue:
+		g, err1 := strconv.ParseFloat(got, 64)
+		w, err2 := strconv.ParseFloat(want, 64)
+		return err1 == nil && err2 == nil && g == w
+	}
+	return got == want
+}
+
+// withSystemTags is tags with each of the registry's own keys among them given the registry's
+// value (checkSystemTags accepted the client's copies as equal to it).
+func withSystemTags(tags, sys map[string]string) map[string]string {
+	out := maps.Clone(tags)
+	for k := range tags {
+		if v, ok := sys[k]; ok && systemTag(k) {
+			out[k] = v
+		}
+	}
+	return out
+}

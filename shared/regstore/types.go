@@ -41,17 +41,23 @@ type Event struct {
 
 // Registration is one registration's record.
 type Registration struct {
-	PK             string  `dynamodbav:"pk"`
-	RegistrationID string  `dynamodbav:"registration_id"`
-	UserID         string  `dynamodbav:"user_id"`
-	KeyID          string  `dynamodbav:"key_id"`
-	ModelName      string  `dynamodbav:"model_name"`
-	Version        string  `dynamodbav:"version"`
-	TokenID        string  `dynamodbav:"token_id"`
-	ModelID        string  `dynamodbav:"model_id"`
-	RunID          string  `dynamodbav:"mlflow_run_id"`
-	CreatedAt      string  `dynamodbav:"created_at"` // RFC 3339 UTC
-	Events         []Event `dynamodbav:"events"`
+	PK             string `dynamodbav:"pk"`
+	RegistrationID string `dynamodbav:"registration_id"`
+	// UserID and KeyID are the registration's owner and their key: whoever acts on it later
+	// (an admin re-announcing it) leaves them as they are.
+	UserID string `dynamodbav:"user_id"`
+	KeyID  string `dynamodbav:"key_id"`
+	// ActorUserID and ActorKeyID name who last wrote the record when that was not its owner (an
+	// admin acting on the owner's registration); absent otherwise.
+	ActorUserID string  `dynamodbav:"actor_user_id,omitempty"`
+	ActorKeyID  string  `dynamodbav:"actor_key_id,omitempty"`
+	ModelName   string  `dynamodbav:"model_name"`
+	Version     string  `dynamodbav:"version"`
+	TokenID     string  `dynamodbav:"token_id"`
+	ModelID     string  `dynamodbav:"model_id"`
+	RunID       string  `dynamodbav:"mlflow_run_id"`
+	CreatedAt   string  `dynamodbav:"created_at"` // RFC 3339 UTC
+	Events      []Event `dynamodbav:"events"`
 	// Response is the JSON answer given to the client (replayed for idempotent retries and
 	// served by GET /api/registrations/{id} with the events' current statuses).
 	Response string `dynamodbav:"response"`

@@ -20,7 +20,7 @@ import (
 func TestRegistrationsBelongToTheirUser(t *testing.T) {
 	admin := adminKey(t)
 	ownerID, intruderID := uniqueToken("e2e-owner"), uniqueToken("e2e-intruder")
-	owner, _ := createKey(t, admin, ownerID, "model:write", "mlflow:write")
+	owner, ownerKeyID := createKey(t, admin, ownerID, "model:write", "mlflow:write")
 	intruder, _ := createKey(t, admin, intruderID, "model:write", "mlflow:write")
 	logged := logThroughGateway(t, owner)
 	token := strings.ToUpper(uniqueToken("own"))
@@ -69,6 +69,16 @@ func TestRegistrationsBelongToTheirUser(t *testing.T) {
 		{"an mlflow tag in capitals, announced", func() (*http.Response, []byte) {
 			return announce(owner, event(token, map[string]any{"tags": map[string]string{"MLflow.source": "x"}}))
 		}, 422, "VALIDATION_ERROR", "tags.MLflow.source"},
+		// The registry's values win over a client's copies of its tags.
+		{"a registry tag with another value, announced", func() (*http.Response, []byte) {
+			return announce(owner, event(token, map[string]any{"tags": map[string]string{"hokusai_token_id": "OTHER"}}))
+		}, 422, "VALIDATION_ERROR", `"tags.hokusai_token_id"`},
+		{"the owner's user_id copied by another user, announced", func() (*http.Response, []byte) {
+			return announce(intruder, event(token, map[string]any{"tags": map[string]string{"hokusai_token_id": token, "user_id": ownerID}}))
+		}, 422, "VALIDATION_ERROR", `"tags.user_id"`},
+		{"a registry tag with another value, registered", func() (*http.Response, []byte) {
+			return postRegister(t, owner, registerBody(token, logged.RunID, map[string]any{"tags": map[string]string{"hokusai_token_id": "OTHER"}}), "")
+		}, 422, "VALIDATION_ERROR", `"tags.hokusai_token_id"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, b := tc.do()
@@ -109,6 +119,27 @@ func TestRegistrationsBelongToTheirUser(t *testing.T) {
 		for _, ev := range got[marker] {
 			if ev.Detail.UserID != ownerID {
 				t.Errorf("marker event of %s", ev.Detail.UserID)
+			}
+		}
+	})
+
+	t.Run("an admin's re-announcement stays the owner's", func(t *testing.T) {
+		res, b := announce(admin, event(token, map[string]any{"eval_spec": "by-admin"}))
+		if res.StatusCode != 200 {
+			t.Fatalf("admin: %d %s", res.StatusCode, b)
+		}
+		if res, b := call(t, "GET", "/api/registrations/"+announcementID, nil, bearer(owner)); res.StatusCode != 200 || !strings.Contains(string(b), modelID) {
+			t.Errorf("owner's GET after the admin's announcement: %d %s", res.StatusCode, b)
+		}
+		// Every copy of the event read until the admin's (eval_spec by-admin) is the owner's.
+		marker := events.EventID(events.ModelRegistered, modelID, logged.RunID, "1")
+		deadline := time.Now().Add(time.Minute)
+		for seen := false; !seen; {
+			for _, ev := range drain(t, subscriberQueue(t, h), map[string]bool{marker: true}, deadline)[marker] {
+				if ev.Detail.UserID != ownerID || ev.Detail.KeyID != ownerKeyID || ev.Detail.Tags["user_id"] != ownerID {
+					t.Errorf("event of user %q key %q (tags %v), want the owner's %q %q", ev.Detail.UserID, ev.Detail.KeyID, ev.Detail.Tags, ownerID, ownerKeyID)
+				}
+				seen = seen || ev.Detail.EvalSpec != nil && *ev.Detail.EvalSpec == "by-admin"
 			}
 		}
 	})

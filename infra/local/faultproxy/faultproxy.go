@@ -5,8 +5,11 @@
 package faultproxy
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -21,11 +24,23 @@ import (
 const Unknown = "unknown"
 
 // Fault is what happens to a service's requests. Delay applies first and combines with any one of
-// the others; of those, Unreachable wins over Throttle, and Throttle over Status. The zero Fault
-// forwards the request unchanged.
+// the others; of those, Unreachable wins over Throttle, and Throttle over Status. Hold combines
+// with none of them. The zero Fault forwards the request unchanged.
 type Fault struct {
-	// Delay is waited before the request is forwarded or failed.
+	// PathSuffix, when set, limits the fault to requests whose URL path ends with it (for example
+	// "/model-versions/create"); the service's other requests pass untouched.
+	PathSuffix string
+	// Delay is waited before the request is forwarded or failed; a client that leaves meanwhile
+	// ends the request, which is then never forwarded.
 	Delay time.Duration
+	// Hold, when non-nil, keeps each request until Hold is closed and then forwards it even if
+	// its client has gone by then: the upstream carries the request out late, as a slow server
+	// finishes a request its client gave up on (and the client never learns the outcome). The
+	// body is read before holding, so it survives the client's connection.
+	Hold <-chan struct{}
+	// OnHold, when set, is called with each request once it is held, so that a test can wait for
+	// the request to arrive instead of sleeping. It must not block.
+	OnHold func(*http.Request)
 	// Unreachable closes the client connection without a response, which the client sees as a
 	// transport error (EOF or connection reset), as if the service had gone away mid-request.
 	Unreachable bool
@@ -154,6 +169,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if observe != nil {
 		observe(r)
 	}
+	if f.PathSuffix != "" && !strings.HasSuffix(r.URL.Path, f.PathSuffix) {
+		f = Fault{}
+	}
+	if f.Hold != nil {
+		p.hold(w, r, f)
+		return
+	}
 
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
@@ -174,6 +196,35 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.rp.ServeHTTP(w, r)
 	}
+}
+
+// maxHold bounds how long a held request may wait and then take upstream, so that a test that
+// never releases it leaves no goroutine behind for long.
+const maxHold = 5 * time.Minute
+
+// hold keeps r until f.Hold is closed, then forwards it detached from its client: neither the
+// client leaving nor its deadline cancels the upstream call.
+func (p *Proxy) hold(w http.ResponseWriter, r *http.Request, f Fault) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		drop(w)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), maxHold)
+	defer cancel()
+	out := r.Clone(ctx)
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	if f.OnHold != nil {
+		f.OnHold(r)
+	}
+	select {
+	case <-f.Hold:
+	case <-ctx.Done():
+		return
+	}
+	// Answering the client is best effort: it may have gone, and then the answer is lost, the
+	// way a lost answer is lost in production.
+	p.rp.ServeHTTP(w, out)
 }
 
 // drop resets the client connection without writing a response, as a host whose server died
@@ -215,7 +266,8 @@ func (p *Proxy) Start(addr string) (*Server, error) {
 	return s, nil
 }
 
-// Close stops listening and closes all connections, including requests waiting out a Delay.
+// Close stops listening and closes all connections, including requests waiting out a Delay. A
+// held request (Fault.Hold) outlives it until it is released or maxHold passes.
 func (s *Server) Close() error {
 	if err := s.srv.Close(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("faultproxy: close: %w", err)

@@ -1,11 +1,15 @@
 package faultproxy
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // A non-AWS upstream (MLflow): every request is one service, counted by method and path, and
@@ -62,5 +66,67 @@ func TestDeadUpstreamLooksDead(t *testing.T) {
 			res.Body.Close()
 			t.Fatalf("%s: the proxy answered %d for a dead upstream; want a transport error", method, res.StatusCode)
 		}
+	}
+}
+
+// A held request reaches the upstream only when the test releases it, and then even though its
+// client gave up long before: the upstream acts on it late, as a slow MLflow commits a create
+// whose caller timed out. Requests on other paths pass meanwhile.
+func TestHoldForwardsAfterTheClientLeft(t *testing.T) {
+	arrived := make(chan string, 10)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		arrived <- r.URL.Path + " " + string(b)
+		w.WriteHeader(200)
+	}))
+	defer upstream.Close()
+	target, _ := url.Parse(upstream.URL)
+	p := NewService(target, "mlflow")
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	defer releaseOnce.Do(func() { close(release) })
+	held := make(chan string, 1)
+	p.SetFault("mlflow", Fault{PathSuffix: "/model-versions/create", Hold: release,
+		OnHold: func(r *http.Request) { held <- r.URL.Path }})
+	post := func(ctx context.Context, path string) error {
+		req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+path, strings.NewReader(`{"name":"m"}`))
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		return err
+	}
+	within := func(c <-chan string, what string) string {
+		t.Helper()
+		select {
+		case v := <-c:
+			return v
+		case <-time.After(30 * time.Second): // a bound for a broken proxy, not a measurement
+			t.Fatalf("%s never happened", what)
+			return ""
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() { gaveUp <- post(ctx, "/api/2.0/mlflow/model-versions/create") }()
+	if got := within(held, "the hold"); got != "/api/2.0/mlflow/model-versions/create" {
+		t.Fatalf("held %q", got)
+	}
+	cancel() // the client gives up, as the function's MLflow timeout does
+	if err := <-gaveUp; err == nil {
+		t.Fatal("the client got an answer while its request was held")
+	}
+	if err := post(context.Background(), "/api/2.0/mlflow/model-versions/search"); err != nil {
+		t.Fatal(err)
+	}
+	if got := within(arrived, "the other path"); got != `/api/2.0/mlflow/model-versions/search {"name":"m"}` {
+		t.Fatalf("upstream got %q first; the held request must wait for its release", got)
+	}
+	releaseOnce.Do(func() { close(release) })
+	if got := within(arrived, "the late forward"); got != `/api/2.0/mlflow/model-versions/create {"name":"m"}` {
+		t.Fatalf("upstream got %q", got)
 	}
 }
