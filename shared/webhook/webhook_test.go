@@ -412,9 +412,12 @@ func TestTransientTransportFailures(t *testing.T) {
 	}{
 		{"connection refused", closed.URL, 100 * time.Millisecond, noDeadline, 0},
 		{"receiver slower than WEBHOOK_TIMEOUT", slow.srv.URL, 100 * time.Millisecond, noDeadline, 1},
+		// Whether the POST goes out depends on how much of the 200 ms past the margin a busy
+		// machine leaves, so the count is not asserted (-1); the bound still catches a delivery
+		// that waited for its ten-minute timeout instead of the invocation's deadline.
 		{"invocation deadline nearer than the timeout", slow.srv.URL, 10 * time.Minute, func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 1200*time.Millisecond)
-		}, 1},
+		}, -1},
 		// Less than the deadline margin left: no request is sent at all.
 		{"no time left in the invocation", slow.srv.URL, 10 * time.Minute, func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -435,7 +438,7 @@ func TestTransientTransportFailures(t *testing.T) {
 			if took := time.Since(start); took > bound {
 				t.Errorf("took %s: the delivery waited for the receiver", took)
 			}
-			if calls := slow.calls.Load() - before; tc.url == slow.srv.URL && calls != tc.wantCalls {
+			if calls := slow.calls.Load() - before; tc.url == slow.srv.URL && tc.wantCalls >= 0 && calls != tc.wantCalls {
 				t.Errorf("receiver got %d requests, want %d", calls, tc.wantCalls)
 			}
 			if len(resp.BatchItemFailures) != 1 || len(q.dead) != 0 {
