@@ -148,11 +148,12 @@ func identify(segs []string) (Route, bool) {
 }
 
 // internalEndpoints are the endpoints under MLflow's API roots that the gateway never serves, to
-// anyone: MLflow's localhost-only and server-internal routes and the ones only its web UI calls
+// anyone: MLflow's localhost-only and server-internal routes, the ones only its web UI calls
 // (MLflow 3.17's handlers.get_endpoints registers these under ajax-api/ alone, and its FastAPI
-// routers add the assistant). None is called by the stock client (TestEveryClientEndpointMaps);
-// TestInternalEndpointsOfTheInstalledMLflow derives the list from MLflow itself and fails when an
-// upgrade adds one. Patterns are matched on the decoded endpoint, segment by segment, under api/
+// routers add the assistant), and those that run work on the MLflow server, under api/ too. None
+// is called by the stock client (TestEveryClientEndpointMaps);
+// TestInternalEndpointsOfTheInstalledMLflow derives the list from MLflow itself (its routes, and
+// its handlers' source for job submission and processes) and fails when an upgrade adds one. Patterns are matched on the decoded endpoint, segment by segment, under api/
 // and ajax-api/ and in every API version (MLFLOW_AJAX_API sends api/ calls to ajax-api/): "*" is
 // one segment, a final "**" any rest. The MLflow operation catalog (a later issue) replaces this
 // list with an allowlist of the client's operations.
@@ -168,6 +169,10 @@ var internalEndpoints = []struct {
 	{ServiceTracking, "gateway/provider-config", "a UI helper of the AI gateway"},
 	{ServiceTracking, "gateway/secrets/config", "a UI helper of the AI gateway"},
 	{ServiceTracking, "jobs/**", "MLflow's server-side job runner"},
+	// Every prompt-optimization route drives a job on MLflow's runner (create submits it, get and
+	// cancel reach the runner, delete removes its run); the stock client's optimize_prompts runs
+	// the optimizer in the caller's process and never calls them.
+	{ServiceTracking, "prompt-optimization/**", "prompt optimization jobs on the MLflow server"},
 	{ServiceTracking, "scorer/invoke", "runs a scorer on the MLflow server"},
 	{ServiceTracking, "issues/invoke", "runs issue detection on the MLflow server"},
 	{ServiceTracking, "genai/evaluate/invoke", "runs an evaluation on the MLflow server"},
