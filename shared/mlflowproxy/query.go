@@ -3,6 +3,7 @@ package mlflowproxy
 import (
 	"strings"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 )
 
@@ -37,7 +38,7 @@ func credentialInQuery(rawQuery string) (string, bool) {
 func decodeQueryPart(s string) string {
 	s = strings.ReplaceAll(s, "+", " ")
 	for range maxDecodes {
-		next := lenientUnescape(s)
+		next := httpapi.LenientUnescape(s)
 		if next == s {
 			break
 		}

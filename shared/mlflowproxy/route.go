@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
 )
 
 // Path errors. Route returns them in a *PathError with the reason.
@@ -277,7 +279,7 @@ func checkSegment(seg string) error {
 		case strings.ContainsFunc(seg, isControl):
 			return unsafePath("a control character")
 		}
-		next := lenientUnescape(seg)
+		next := httpapi.LenientUnescape(seg)
 		if next == seg {
 			return nil
 		}
@@ -289,26 +291,6 @@ func checkSegment(seg string) error {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-// lenientUnescape decodes every valid %XX and keeps anything else as is, as Python's unquote
-// (which MLflow's server uses) does. A strict decoder would stop at the first bad escape and
-// miss the valid ones after it.
-func lenientUnescape(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
 
 // escapeSegment returns s as valid encoded path text: valid escapes and RFC 3986 pchar
 // characters stay, everything else (a space, a lone %, a decoded ? or #, non-ASCII bytes) is
