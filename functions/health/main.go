@@ -12,6 +12,5 @@ import (
 
 func main() {
 	cfg, log := startup.Config[health.Config]("health")
-	creds := startup.Upstream(log, cfg.Config)
-	lambda.Start(apigw.Handler(health.New(cfg, buildinfo.Version, creds.Client()), log))
+	lambda.Start(apigw.Handler(health.Load(cfg, buildinfo.Version, startup.Secrets(log, cfg.Config), log), log))
 }

@@ -6,6 +6,10 @@
 // then answers 401 or 403 has answered, and the probe reports it up with "credentials":
 // "not_checked" (as it does for every forward-mode answer), since only a caller's own key can be
 // checked.
+//
+// Unlike the other functions, health does not stop at init when the upstream secret is missing
+// or malformed (an operator fills it in after deploying): /health still answers, and
+// /health/mlflow answers 503 "credentials_unavailable" until the secret loads.
 package health
 
 import (
@@ -13,9 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
@@ -56,14 +62,64 @@ type Handler struct {
 	probeURL string
 	shownURL string
 	timeout  time.Duration
-	client   *http.Client
 	// forward: the probe has no caller, so MLflow's 401 or 403 proves it answers.
 	forward bool
 	now     func() time.Time
+
+	// mu guards the upstream client, which Load may not have yet.
+	mu     sync.Mutex
+	client *http.Client
+	// load builds the client from the credentials; nil when New was given one.
+	load    func(context.Context) (*http.Client, error)
+	loadErr error
+	// retryAt is when load may run again: /health/mlflow is unauthenticated, so a failing
+	// secret is read at most once per RetryAfter, however often the probe is called.
+	retryAt time.Time
+}
+
+// Load builds the handler with the upstream credentials of cfg, read through sm (nil when the
+// mode needs no secret). A missing or malformed secret does not stop the function: it is
+// logged (its reason, never its value), /health answers 200, and /health/mlflow answers 503
+// "credentials_unavailable" with Retry-After, trying the secret again at most once per
+// RetryAfter, so filling it in heals a warm container.
+func Load(cfg Config, version string, sm upstream.SecretsAPI, log *slog.Logger) *Handler {
+	h := New(cfg, version, nil)
+	h.load = func(ctx context.Context) (*http.Client, error) {
+		creds, err := upstream.LoadCredentials(ctx, cfg.Config, sm)
+		if err != nil {
+			return nil, fmt.Errorf("MLflow upstream credentials: %w", err)
+		}
+		return creds.Client(), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ProbeTimeout)
+	defer cancel()
+	if _, err := h.upstreamClient(ctx); err != nil {
+		log.Error("MLflow upstream credentials unavailable; /health/mlflow answers 503 until they load", "error", err)
+	}
+	return h
+}
+
+// upstreamClient is the client the probe uses, loading the credentials if Load could not.
+func (h *Handler) upstreamClient(ctx context.Context) (*http.Client, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.client != nil {
+		return h.client, nil
+	}
+	if h.now().Before(h.retryAt) {
+		return nil, h.loadErr
+	}
+	c, err := h.load(ctx)
+	if err != nil {
+		h.loadErr, h.retryAt = err, h.now().Add(RetryAfter)
+		return nil, err
+	}
+	h.client = c
+	return c, nil
 }
 
 // New builds the handler. client is the upstream client (upstream.Credentials.Client), reused
-// across invocations so the probe keeps its connection.
+// across invocations so the probe keeps its connection; the function itself uses Load.
 func New(cfg Config, version string, client *http.Client) *Handler {
 	base := *cfg.MLflowURL
 	if base.Path == "" || base.Path[len(base.Path)-1] != '/' {
@@ -129,7 +185,11 @@ func (h *Handler) probe(ctx context.Context) (string, error) {
 	if err != nil {
 		return "internal_error", err
 	}
-	res, err := h.client.Do(req)
+	client, err := h.upstreamClient(ctx)
+	if err != nil {
+		return "credentials_unavailable", err
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		var ne net.Error
 		switch {
@@ -157,6 +217,8 @@ func describe(errType string, timeout time.Duration) string {
 		return "MLflow could not be reached"
 	case "http_error":
 		return "MLflow answered with an error status"
+	case "credentials_unavailable":
+		return "the gateway's MLflow credentials are not available"
 	default:
 		return "MLflow probe failed"
 	}

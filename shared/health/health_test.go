@@ -1,12 +1,17 @@
 package health_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +19,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/health"
+	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
@@ -202,5 +208,108 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		if _, err := config.Load[health.Config](env); err == nil || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%v: %v", env, err)
 		}
+	}
+}
+
+// secrets is a Secrets Manager whose secret an operator fills in later: until then it answers
+// err, or a value that is not usable credentials.
+type secrets struct {
+	mu    sync.Mutex
+	value *string
+	err   error
+	calls int
+}
+
+func (s *secrets) set(value *string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.value, s.err = value, err
+}
+
+func (s *secrets) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.err != nil {
+		return nil, s.err
+	}
+	return &secretsmanager.GetSecretValueOutput{SecretString: s.value}, nil
+}
+
+// TestUnavailableCredentials: a missing or malformed upstream secret leaves /health alive and
+// /health/mlflow answering 503 credentials_unavailable with Retry-After, the reason logged and
+// the secret's value nowhere; once the secret is filled in, the next look after Retry-After heals
+// the container, and until then the secret is not read again.
+func TestUnavailableCredentials(t *testing.T) {
+	mlflow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The filled-in secret's credentials, as basic (svc:s3cret) and as bearer.
+		if a := r.Header.Get("Authorization"); a != "Basic c3ZjOnMzY3JldA==" && a != "Bearer s3cret" {
+			http.Error(w, "You are not authenticated.", http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{"registered_models":[]}`))
+	}))
+	defer mlflow.Close()
+	str := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		name, mode string
+		value      *string
+		err        error
+		reason     string
+	}{
+		{"secret missing", "basic", nil, errors.New("ResourceNotFoundException: Secrets Manager can't find the specified secret value"), "can't find"},
+		{"no string value", "basic", nil, nil, "no string value"},
+		{"not JSON", "basic", str("hunter2-not-json"), nil, "not a JSON object"},
+		{"no password", "basic", str(`{"username":"svc","password":""}`), nil, "basic auth needs"},
+		{"no token", "bearer", str(`{"token":"","password":"hunter2-leftover"}`), nil, "bearer auth needs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Load[health.Config](map[string]string{
+				"MLFLOW_URL": mlflow.URL, "MLFLOW_UPSTREAM_AUTH": tc.mode,
+				"MLFLOW_UPSTREAM_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:mlflow",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sm := &secrets{value: tc.value, err: tc.err}
+			var logs bytes.Buffer
+			h := health.Load(cfg, "v", sm, logging.New(&logs, slog.LevelInfo, "health"))
+			now := time.Now()
+			h.SetClock(func() time.Time { return now })
+
+			if status, body := get(t, h, "GET", "/health"); status != 200 || body["status"] != "ok" {
+				t.Errorf("/health: %d %v", status, body)
+			}
+			for range 3 {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/health/mlflow", nil))
+				var body map[string]any
+				_ = json.Unmarshal(rec.Body.Bytes(), &body)
+				if rec.Code != 503 || body["error_type"] != "credentials_unavailable" || rec.Header().Get("Retry-After") != "5" ||
+					!strings.Contains(fmt.Sprint(body["error"]), "credentials") {
+					t.Errorf("/health/mlflow: %d Retry-After %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+				}
+				if strings.Contains(rec.Body.String(), "hunter2") || strings.Contains(rec.Body.String(), "Secrets Manager") {
+					t.Errorf("the answer quotes the secret or its store: %s", rec.Body)
+				}
+			}
+			if sm.calls != 1 {
+				t.Errorf("the secret was read %d times within Retry-After, want once", sm.calls)
+			}
+			if !strings.Contains(logs.String(), "credentials unavailable") || !strings.Contains(logs.String(), tc.reason) {
+				t.Errorf("the log does not give the reason %q:\n%s", tc.reason, logs.String())
+			}
+			if strings.Contains(logs.String(), "hunter2") {
+				t.Errorf("the secret was logged:\n%s", logs.String())
+			}
+
+			// The operator fills the secret in; the next look after Retry-After gets in.
+			sm.set(str(`{"username":"svc","password":"s3cret","token":"s3cret"}`), nil)
+			now = now.Add(health.RetryAfter)
+			status, body := get(t, h, "GET", "/health/mlflow")
+			if status != 200 || body["status"] != "ok" {
+				t.Errorf("after the secret is filled in: %d %v", status, body)
+			}
+		})
 	}
 }

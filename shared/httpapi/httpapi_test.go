@@ -202,6 +202,10 @@ func TestErrorsDoNotEchoKeys(t *testing.T) {
 		{"DELETE", "/api/keys/" + key + "/x"},    // 404
 		{"PUT", "/api/keys/x" + key},             // 405, key inside a segment
 		{"DELETE", "/api/keys/" + key + "/../x"}, // would have been a redirect
+		// r.URL.Path is decoded once; the client may have encoded the key twice or more.
+		{"GET", "/" + strings.Replace(key, "_", "%5F", 1)},                // 404
+		{"POST", "/api/keys/" + strings.Replace(key, "_", "%5F", 2)},      // 405
+		{"PUT", "/api/keys/" + strings.Replace(key, "hk", "h%25256B", 1)}, // 405, three more layers
 	} {
 		rec := httptest.NewRecorder()
 		r := httptest.NewRequest(tc.method, "/", nil)
@@ -221,6 +225,29 @@ func TestErrorsDoNotEchoKeys(t *testing.T) {
 		httpapi.Validation(httpapi.FieldError{Field: key, Message: "unknown field " + key}))
 	if strings.Contains(rec.Body.String(), key[8:]) {
 		t.Errorf("validation detail echoed the key: %s", rec.Body)
+	}
+}
+
+// TestShownPath: the path as a message may quote it, decoded layer after layer, then redacted.
+func TestShownPath(t *testing.T) {
+	key, err := apikey.Generate("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"/api/keys/k-1":    "/api/keys/k-1",
+		"/a%20b":           "/a b",
+		"/a%2520b":         "/a b",
+		"/bad%zzescape%41": "/bad%zzescapeA", // a bad escape kept, the valid one after it decoded
+		"/" + key:          "/hk_test_[REDACTED]",
+		"/" + strings.Replace(key, "_", "%5F", 2):           "/hk_test_[REDACTED]",
+		"/" + strings.Replace(key, "_", "%255F", 1):         "/hk_test_[REDACTED]",
+		"/x/" + strings.Replace(key, "h", "%2525252568", 1): "/x/hk_test_[REDACTED]",
+		"/\xff": "/?",
+	} {
+		if got := httpapi.ShownPath(in); got != want {
+			t.Errorf("ShownPath(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -38,8 +38,8 @@ func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// then answer in JSON instead of its plain text or HTML.
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, r)
-	// WriteError scrubs a key pasted into the path from these messages.
-	path := r.URL.Path
+	// However the client encoded it, a key pasted into the path is not echoed.
+	path := ShownPath(r.URL.Path)
 	if rec.Code == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", rec.Header().Get("Allow"))
 		WriteError(w, r, NewError(rec.Code, "METHOD_NOT_ALLOWED", "method "+r.Method+" is not allowed on "+path))

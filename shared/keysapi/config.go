@@ -49,8 +49,10 @@ func (c *Config) Validate() error {
 	} else if c.AllowedKeyPrefixes = envs; !slices.Contains(envs, c.KeyEnvironment) {
 		errs = append(errs, fmt.Errorf("KEY_ENVIRONMENT %q is not in ALLOWED_KEY_PREFIXES %v", c.KeyEnvironment, envs))
 	}
-	if c.AuthCacheTTL < 0 {
-		errs = append(errs, errors.New("AUTH_CACHE_TTL must not be negative"))
+	// The authorizer refuses a TTL that is not positive; the revocation delay stated here must
+	// be of a deployment that runs.
+	if c.AuthCacheTTL <= 0 {
+		errs = append(errs, fmt.Errorf("AUTH_CACHE_TTL must be positive, got %s", c.AuthCacheTTL))
 	}
 	if c.AuthorizerCacheTTL < 0 {
 		errs = append(errs, errors.New("AUTHORIZER_CACHE_TTL must not be negative"))

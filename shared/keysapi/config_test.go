@@ -49,6 +49,8 @@ func TestConfig(t *testing.T) {
 		{name: "every bad value named", env: map[string]string{
 			"KEYS_TABLE": "keys", "AUTH_SOURCE": "ldap", "KEY_ENVIRONMENT": "prod", "AUTH_CACHE_TTL": "-1",
 		}, wantErr: []string{"AUTH_SOURCE", "KEY_ENVIRONMENT", "AUTH_CACHE_TTL"}},
+		{name: "zero TTL, which the authorizer refuses", env: map[string]string{"KEYS_TABLE": "keys", "AUTH_CACHE_TTL": "0"}, wantErr: []string{"AUTH_CACHE_TTL", "positive"}},
+		{name: "zero TTL as a duration", env: map[string]string{"KEYS_TABLE": "keys", "AUTH_CACHE_TTL": "0s"}, wantErr: []string{"AUTH_CACHE_TTL"}},
 		{name: "malformed TTL", env: map[string]string{"KEYS_TABLE": "keys", "AUTHORIZER_CACHE_TTL": "soon"}, wantErr: []string{"AUTHORIZER_CACHE_TTL"}},
 	}
 	for _, tt := range tests {

@@ -116,7 +116,7 @@ func checkUserID(id string) string {
 	if strings.ContainsFunc(id, func(r rune) bool { return !unicode.IsGraphic(r) || unicode.IsSpace(r) || r == utf8.RuneError }) {
 		return "must be printable, without spaces"
 	}
-	if holdsKey(id) {
+	if logging.HoldsKey(id) { // stored, it would be a key kept in plain text and shown in every listing
 		return msgHoldsKey
 	}
 	return ""
@@ -140,17 +140,13 @@ func checkDescription(d string) string {
 	if utf8.RuneCountInString(d) > MaxDescription {
 		return fmt.Sprintf("must be at most %d characters", MaxDescription)
 	}
-	if holdsKey(d) {
+	if logging.HoldsKey(d) {
 		return msgHoldsKey
 	}
 	return ""
 }
 
 const msgHoldsKey = "must not contain an API key"
-
-// holdsKey reports a key-shaped substring: stored, it would be a key kept in plain text and shown
-// in every listing.
-func holdsKey(s string) bool { return logging.Redacted(s) != s }
 
 // dedupe drops repeated scopes, keeping the first of each.
 func dedupe(scopes []string) []string {

@@ -27,9 +27,14 @@ func environments() []string {
 
 const replacement = "hk_${1}_[REDACTED]"
 
+// HoldsKey reports whether s contains something key-shaped (keyPattern): the one test of it, which
+// Redacted, the log and every check that refuses to store, forward or echo a key share, so that
+// what one lets through no other would have caught.
+func HoldsKey(s string) bool { return keyPattern.MatchString(s) }
+
 // Redacted replaces every key-shaped substring of s.
 func Redacted(s string) string {
-	if !keyPattern.MatchString(s) {
+	if !HoldsKey(s) {
 		return s
 	}
 	return keyPattern.ReplaceAllString(s, replacement)

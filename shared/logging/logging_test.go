@@ -63,9 +63,15 @@ func TestRedactedLeavesOtherTextAlone(t *testing.T) {
 		"hk_live_hk_live_ab": "hk_live_[REDACTED]",
 		"hk_live_":           "hk_live_",
 		"HK_LIVE_abc":        "HK_LIVE_abc",
+		// Short, long and "_"-cut secrets: the proxy's query check once took these for no key.
+		"q=hk_live_short":                     "q=hk_live_[REDACTED]",
+		"hk_live_AB_CDEFGHIJKLMNOPQRSTUVWXYZ": "hk_live_[REDACTED]",
 	} {
 		if got := logging.Redacted(in); got != want {
 			t.Errorf("Redacted(%q) = %q, want %q", in, got, want)
+		}
+		if got := logging.HoldsKey(in); got != (want != in) {
+			t.Errorf("HoldsKey(%q) = %v, but Redacted gives %q", in, got, want)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"strings"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/logging"
@@ -57,19 +56,9 @@ func (e *apiError) body() []byte {
 	return b
 }
 
-// displayPath is a client's path as an error message may quote it: decoded as MLflow would read
-// it and with every key-shaped part redacted, so a key pasted into a path is not echoed, however
-// it was encoded.
-func displayPath(path string) string {
-	for range maxDecodes {
-		next := lenientUnescape(path)
-		if next == path {
-			break
-		}
-		path = next
-	}
-	return logging.Redacted(strings.ToValidUTF8(path, "?"))
-}
+// displayPath is a client's path as an error message may quote it (httpapi.ShownPath, which the
+// gateway's other answers use too).
+func displayPath(path string) string { return httpapi.ShownPath(path) }
 
 // writeError answers err in MLflow's shape and logs it: server-side failures at error level with
 // their cause, client errors at info. Anything but an *apiError is a 500 whose text stays here.

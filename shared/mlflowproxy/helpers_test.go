@@ -1,6 +1,7 @@
 package mlflowproxy_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,8 +12,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -222,6 +225,28 @@ func venvDir() string {
 	}
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", ".venv")
+}
+
+// runPython runs a script with the project virtualenv's interpreter and returns its standard
+// output. Only a missing interpreter is a missing dependency (testenv.Missing); an interpreter
+// that runs and fails is a failure, so an MLflow upgrade that moves a module the script imports
+// fails the test instead of skipping it.
+func runPython(t testing.TB, stdin string, args ...string) []byte {
+	t.Helper()
+	python := filepath.Join(venvDir(), "bin", "python")
+	if _, err := os.Stat(python); err != nil {
+		testenv.Missing(t, "no Python interpreter at %s (run make venv): %v", python, err)
+		return nil
+	}
+	cmd := exec.Command(python, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", python, strings.Join(args[:len(args)-1], " "), err, stderr.Bytes())
+	}
+	return out
 }
 
 // realMLflow returns the base URL of a running MLflow, skipping the test when the project's

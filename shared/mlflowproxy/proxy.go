@@ -214,8 +214,8 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 }
 
 // setHeaders keeps only the headers MLflow needs (filterHeaders), so no credential or identity the
-// caller sends reaches it under any spelling, then adds the authorizer's identity and the proxy's
-// own credentials.
+// caller sends reaches it under any spelling, then adds the authorizer's identity. MLflow's
+// credentials are not set here: the upstream transport sets Authorization on every call.
 func (h *Handler) setHeaders(hdr http.Header, caller principal.Principal) {
 	// Authorization never passes here: the upstream transport sets what MLflow gets (the
 	// caller's own only in forward mode).
@@ -228,9 +228,9 @@ func (h *Handler) setHeaders(hdr http.Header, caller principal.Principal) {
 	}
 }
 
-// modifyResponse is ReverseProxy's ModifyResponse hook: MLflow has answered in time; its JSON
-// and successful answers pass through untouched, other errors (HTML pages) become MLflow-shaped
-// JSON.
+// modifyResponse is ReverseProxy's ModifyResponse hook: MLflow has answered in time. Successful
+// answers and 4xx JSON pass through untouched; a 5xx, JSON or not, is replaced by INTERNAL_ERROR
+// with the request id (its text logged), and any other 4xx (an HTML page) by MLflow-shaped JSON.
 func (h *Handler) modifyResponse(res *http.Response) error {
 	ex := exchangeOf(res.Request.Context())
 	if !ex.headers.Stop() {
@@ -289,20 +289,28 @@ const errorBodyLimit = 64 << 10
 // logTextLimit is how much of an upstream error body goes into a log line.
 const logTextLimit = 2 << 10
 
-// validJSONError reads a JSON error answer and, when it is whole and valid JSON, puts it back as
-// res.Body byte for byte. Otherwise it returns what it read, and res.Body is left to replaceBody.
+// validJSONError reads a JSON error answer and, when it is whole and valid JSON once decoded
+// (decodedBody), puts it back as res.Body byte for byte, with its Content-Encoding unchanged.
+// Otherwise it returns what it decoded, and res.Body is left to replaceBody.
 func validJSONError(res *http.Response) ([]byte, error) {
-	body, complete, err := readErrorBody(res)
+	raw, complete, err := readErrorBody(res)
+	if err != nil {
+		return raw, err
+	}
+	if !complete {
+		return raw, fmt.Errorf("error body over %d bytes", errorBodyLimit)
+	}
+	body, complete, err := decodedBody(res, raw, errorBodyLimit)
 	switch {
 	case err != nil:
 		return body, err
 	case !complete:
-		return body, fmt.Errorf("error body over %d bytes", errorBodyLimit)
+		return body, fmt.Errorf("error body over %d bytes decompressed", errorBodyLimit)
 	case !json.Valid(body):
 		return body, errors.New("error body labelled JSON is not JSON")
 	}
 	_ = res.Body.Close()
-	res.Body = io.NopCloser(bytes.NewReader(body))
+	res.Body = io.NopCloser(bytes.NewReader(raw))
 	return body, nil
 }
 
@@ -315,19 +323,43 @@ func readErrorBody(res *http.Response) ([]byte, bool, error) {
 	return body, err == nil, err
 }
 
-// errorText is the start of an error answer, for the log, decompressed if MLflow gzipped it.
-func errorText(res *http.Response) (string, error) {
-	body, _, err := readErrorBody(res)
-	if strings.EqualFold(res.Header.Get("Content-Encoding"), "gzip") {
-		zr, zerr := gzip.NewReader(bytes.NewReader(body))
-		if zerr != nil {
-			return "", zerr
+// decodedBody is raw, an error answer's body as sent, decoded as its Content-Encoding says (none
+// or gzip: what MLflow's server sends), at most limit bytes of it; complete reports whether that
+// was all. The decoding is only for judging and logging the answer: what is relayed is raw. An
+// encoding it cannot decode is an error, so the answer is not judged valid.
+func decodedBody(res *http.Response, raw []byte, limit int) (body []byte, complete bool, err error) {
+	switch enc := strings.ToLower(strings.TrimSpace(res.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+		body = raw
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, false, fmt.Errorf("gzip error body: %w", err)
 		}
-		// A truncated stream still yields what it holds.
-		plain, _ := io.ReadAll(io.LimitReader(zr, logTextLimit+1))
-		body = plain
+		// Bounded: a small answer may decompress to far more (a gzip bomb).
+		body, err = io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+		if err != nil && len(body) <= limit {
+			return body, false, fmt.Errorf("gzip error body: %w", err)
+		}
+	default:
+		return nil, false, fmt.Errorf("error body in Content-Encoding %q", enc)
 	}
-	return truncate(body), err
+	if len(body) > limit {
+		return body[:limit], false, nil
+	}
+	return body, true, nil
+}
+
+// errorText is the start of an error answer, for the log, decoded (decodedBody).
+func errorText(res *http.Response) (string, error) {
+	raw, _, err := readErrorBody(res)
+	// logTextLimit+1, so that truncate marks a longer text as cut. A truncated gzip stream still
+	// yields what it holds.
+	body, _, derr := decodedBody(res, raw, logTextLimit+1)
+	if body == nil {
+		body = raw
+	}
+	return truncate(body), errors.Join(err, derr)
 }
 
 func upstreamAttrs(res *http.Response, text string, err error) []any {

@@ -172,6 +172,32 @@ func TestProxyResponses(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	_, _ = zw.Write(bytes.Repeat([]byte(`{"runs":[]}`), 100))
 	_ = zw.Close()
+	gzipped := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		_, _ = io.WriteString(zw, s)
+		_ = zw.Close()
+		return b.Bytes()
+	}
+	gzJSONError := gzipped(jsonError)
+	// Compresses well past errorBodyLimit: judged on at most that much, then replaced.
+	gzBomb := gzipped(`{"error_code":"BAD_REQUEST","message":"` + strings.Repeat("a", 1<<20) + `"}`)
+	gzipReply := func(status int, contentType string, body []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", contentType)
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(status)
+			_, _ = w.Write(body)
+		}
+	}
+	replaced := func(code string) func(t *testing.T, hdr http.Header, body []byte) {
+		return func(t *testing.T, hdr http.Header, body []byte) {
+			if v := mlflowBody(t, body); v["error_code"] != code || hdr.Get("Content-Encoding") != "" || hdr.Get("Content-Type") != "application/json" {
+				t.Errorf("body %s, headers %v", body, hdr)
+			}
+		}
+	}
 
 	for _, tc := range []struct {
 		name       string
@@ -198,6 +224,25 @@ func TestProxyResponses(t *testing.T) {
 				t.Errorf("body %q, type %q", body, hdr.Get("Content-Type"))
 			}
 		}},
+		{"gzipped JSON error passes byte for byte with its Content-Encoding",
+			gzipReply(404, "application/json", gzJSONError), http.Header{"Accept-Encoding": {"gzip"}}, 404,
+			func(t *testing.T, hdr http.Header, body []byte) {
+				if !bytes.Equal(body, gzJSONError) || hdr.Get("Content-Encoding") != "gzip" || hdr.Get("Content-Length") != strconv.Itoa(len(gzJSONError)) {
+					t.Errorf("gzipped JSON error altered: %q, headers %v", body, hdr)
+				}
+			}},
+		{"gzipped HTML 404 becomes JSON", gzipReply(404, "text/html", gzipped("<!doctype html><title>404 Not Found</title>")),
+			http.Header{"Accept-Encoding": {"gzip"}}, 404, replaced("RESOURCE_NOT_FOUND")},
+		{"gzipped HTML labelled JSON becomes JSON", gzipReply(400, "application/json", gzipped("<pre>Traceback (most recent call last)</pre>")),
+			http.Header{"Accept-Encoding": {"gzip"}}, 400, replaced("BAD_REQUEST")},
+		{"gzipped JSON error decompressing past the bound becomes JSON", gzipReply(400, "application/json", gzBomb),
+			http.Header{"Accept-Encoding": {"gzip"}}, 400, replaced("BAD_REQUEST")},
+		{"JSON error in an unknown encoding becomes JSON", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Encoding", "br")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, jsonError)
+		}, http.Header{"Accept-Encoding": {"br"}}, 404, replaced("RESOURCE_NOT_FOUND")},
 		{"HTML 404 becomes JSON", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.WriteHeader(http.StatusNotFound)

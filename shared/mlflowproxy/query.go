@@ -3,7 +3,8 @@ package mlflowproxy
 import (
 	"strings"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
+	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/logging"
 )
 
 // credentialParams are query parameter names that carry a credential, folded like header names
@@ -17,7 +18,8 @@ var credentialParams = map[string]bool{
 var paramFolder = strings.NewReplacer("-", "_", ".", "_")
 
 // credentialInQuery returns the name of the first query parameter that carries a credential: a
-// credential name, or a value (or name) holding a key-shaped token. Keys are never accepted from
+// credential name, or a value (or name) holding anything key-shaped (logging.HoldsKey, what the
+// log would redact). Keys are never accepted from
 // the query string (SPEC section 4), so such a query is refused rather than forwarded or quietly
 // trimmed. The query is read as MLflow's server reads it: split on "&", "+" as a space, every
 // valid escape decoded, a bad one kept.
@@ -26,7 +28,7 @@ func credentialInQuery(rawQuery string) (string, bool) {
 		name, value, _ := strings.Cut(pair, "=")
 		name, value = decodeQueryPart(name), decodeQueryPart(value)
 		folded := paramFolder.Replace(strings.ToLower(strings.TrimSpace(name)))
-		if credentialParams[folded] || holdsKey(name) || holdsKey(value) {
+		if credentialParams[folded] || logging.HoldsKey(name) || logging.HoldsKey(value) {
 			return name, true
 		}
 	}
@@ -36,38 +38,11 @@ func credentialInQuery(rawQuery string) (string, bool) {
 func decodeQueryPart(s string) string {
 	s = strings.ReplaceAll(s, "+", " ")
 	for range maxDecodes {
-		next := lenientUnescape(s)
+		next := httpapi.LenientUnescape(s)
 		if next == s {
 			break
 		}
 		s = next
 	}
 	return s
-}
-
-// holdsKey reports whether s contains a key-shaped substring (apikey.Env), whatever surrounds it:
-// "Bearer hk_live_…", "'hk_live_…'", a key with more characters after it.
-func holdsKey(s string) bool {
-	for i := strings.Index(s, "hk_"); i >= 0; {
-		env, rest, ok := strings.Cut(s[i+len("hk_"):], "_")
-		if ok && len(env) <= 4 { // "live", "test", "dev"
-			n := 0
-			for n < len(rest) && n < 64 && isBase62(rest[n]) {
-				n++
-			}
-			if _, ok := apikey.Env("hk_" + env + "_" + rest[:n]); ok {
-				return true
-			}
-		}
-		next := strings.Index(s[i+1:], "hk_")
-		if next < 0 {
-			return false
-		}
-		i += 1 + next
-	}
-	return false
-}
-
-func isBase62(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }

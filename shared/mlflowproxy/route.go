@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/httpapi"
 )
 
 // Path errors. Route returns them in a *PathError with the reason.
@@ -148,11 +150,12 @@ func identify(segs []string) (Route, bool) {
 }
 
 // internalEndpoints are the endpoints under MLflow's API roots that the gateway never serves, to
-// anyone: MLflow's localhost-only and server-internal routes and the ones only its web UI calls
+// anyone: MLflow's localhost-only and server-internal routes, the ones only its web UI calls
 // (MLflow 3.17's handlers.get_endpoints registers these under ajax-api/ alone, and its FastAPI
-// routers add the assistant). None is called by the stock client (TestEveryClientEndpointMaps);
-// TestInternalEndpointsOfTheInstalledMLflow derives the list from MLflow itself and fails when an
-// upgrade adds one. Patterns are matched on the decoded endpoint, segment by segment, under api/
+// routers add the assistant), and those that run work on the MLflow server, under api/ too. None
+// is called by the stock client (TestEveryClientEndpointMaps);
+// TestInternalEndpointsOfTheInstalledMLflow derives the list from MLflow itself (its routes, and
+// its handlers' source for job submission and processes) and fails when an upgrade adds one. Patterns are matched on the decoded endpoint, segment by segment, under api/
 // and ajax-api/ and in every API version (MLFLOW_AJAX_API sends api/ calls to ajax-api/): "*" is
 // one segment, a final "**" any rest. The MLflow operation catalog (a later issue) replaces this
 // list with an allowlist of the client's operations.
@@ -168,6 +171,10 @@ var internalEndpoints = []struct {
 	{ServiceTracking, "gateway/provider-config", "a UI helper of the AI gateway"},
 	{ServiceTracking, "gateway/secrets/config", "a UI helper of the AI gateway"},
 	{ServiceTracking, "jobs/**", "MLflow's server-side job runner"},
+	// Every prompt-optimization route drives a job on MLflow's runner (create submits it, get and
+	// cancel reach the runner, delete removes its run); the stock client's optimize_prompts runs
+	// the optimizer in the caller's process and never calls them.
+	{ServiceTracking, "prompt-optimization/**", "prompt optimization jobs on the MLflow server"},
 	{ServiceTracking, "scorer/invoke", "runs a scorer on the MLflow server"},
 	{ServiceTracking, "issues/invoke", "runs issue detection on the MLflow server"},
 	{ServiceTracking, "genai/evaluate/invoke", "runs an evaluation on the MLflow server"},
@@ -272,7 +279,7 @@ func checkSegment(seg string) error {
 		case strings.ContainsFunc(seg, isControl):
 			return unsafePath("a control character")
 		}
-		next := lenientUnescape(seg)
+		next := httpapi.LenientUnescape(seg)
 		if next == seg {
 			return nil
 		}
@@ -284,26 +291,6 @@ func checkSegment(seg string) error {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-// lenientUnescape decodes every valid %XX and keeps anything else as is, as Python's unquote
-// (which MLflow's server uses) does. A strict decoder would stop at the first bad escape and
-// miss the valid ones after it.
-func lenientUnescape(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
 
 // escapeSegment returns s as valid encoded path text: valid escapes and RFC 3986 pchar
 // characters stay, everything else (a space, a lone %, a decoded ? or #, non-ASCII bytes) is

@@ -44,14 +44,20 @@ func AWS(log *slog.Logger) aws.Config {
 // Upstream resolves the MLflow credentials of cfg (reading their secret, for basic and bearer,
 // once per container) that every call the function makes to MLflow carries.
 func Upstream(log *slog.Logger, cfg upstream.Config) upstream.Credentials {
-	var sm upstream.SecretsAPI
-	if cfg.UpstreamSecretARN != "" {
-		sm = secretsmanager.NewFromConfig(AWS(log))
-	}
-	creds, err := upstream.LoadCredentials(context.Background(), cfg, sm)
+	creds, err := upstream.LoadCredentials(context.Background(), cfg, Secrets(log, cfg))
 	if err != nil {
 		log.Error("MLflow upstream credentials", "error", err)
 		os.Exit(1)
 	}
 	return creds
+}
+
+// Secrets is the Secrets Manager client that reads cfg's upstream secret, or nil when cfg names
+// none. The health function loads its credentials with it itself (health.Load), so that a
+// secret not filled in yet leaves /health answering.
+func Secrets(log *slog.Logger, cfg upstream.Config) upstream.SecretsAPI {
+	if cfg.UpstreamSecretARN == "" {
+		return nil
+	}
+	return secretsmanager.NewFromConfig(AWS(log))
 }

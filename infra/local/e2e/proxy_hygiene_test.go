@@ -131,6 +131,9 @@ func TestProxyRefusesMLflowInternalRoutes(t *testing.T) {
 		{"POST", "/ajax-api/2.0/mlflow/gateway-proxy", "GET"},
 		{"GET", "/ajax-api/3.0/mlflow/jobs/1", "GET"},
 		{"POST", "/ajax-api/3.0/mlflow/demo/generate", "GET"}, // a POST would generate the demo
+		// Server-side execution with an api/ twin: a POST would submit an optimization job.
+		{"POST", "/api/3.0/mlflow/prompt-optimization/jobs", "GET"},
+		{"GET", "/api/3.0/mlflow/prompt-optimization/jobs/search", "GET"},
 	} {
 		t.Run(tc.method+" "+tc.mlflowPath, func(t *testing.T) {
 			// The route is MLflow's: asked directly in a way that changes nothing, it answers
