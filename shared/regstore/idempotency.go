@@ -50,7 +50,7 @@ type Idempotency struct {
 	// it was recorded (SentAt falls back to CreatedAt).
 	CreateSentAt int64  `dynamodbav:"create_sent_at,omitempty"`
 	CreatedAt    string `dynamodbav:"created_at"`
-	TTL        int64  `dynamodbav:"ttl"` // epoch seconds
+	TTL          int64  `dynamodbav:"ttl"` // epoch seconds
 }
 
 // Expired reports whether the key is past its window at now (DynamoDB deletes expired items late).
