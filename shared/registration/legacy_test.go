@@ -51,7 +51,7 @@ func TestLegacyVersionsStayTheirRegistrants(t *testing.T) {
 		code            string // its refusal
 		ownerAfterwards int
 	}{
-		{"tags and record agree: the registrant's", nil, 403, "MODEL_VERSION_OWNED_BY_ANOTHER_USER", 200},
+		{"tags and record agree: the registrant's", nil, 403, "MODEL_OWNED_BY_ANOTHER_USER", 200},
 		{"no record: tags decide nothing", func(r *regstore.Registration) { r.PK = "" }, 200, "", 403},
 		{"a record of another user", func(r *regstore.Registration) { r.UserID = other.UserID }, 200, "", 403},
 		{"a record of another version", func(r *regstore.Registration) { r.Version = "8" }, 200, "", 403},

@@ -31,8 +31,12 @@ func (h *Handler) claimModel(ctx context.Context, caller principal.Principal, na
 // claimModelFor makes userID the owner of the model name unless another user owns it, and
 // returns its owner: userID, or (for an admin caller) the other user.
 func (h *Handler) claimModelFor(ctx context.Context, caller principal.Principal, userID, name string) (string, error) {
-	return h.claim(ctx, caller, userID, regstore.ModelOwnerPK(name), name, "", httpapi.NewError(http.StatusForbidden, CodeModelOwned,
-		fmt.Sprintf("model %q is registered by another user; register your versions under a model name of your own", name)))
+	return h.claim(ctx, caller, userID, regstore.ModelOwnerPK(name), name, "", modelOwned(name))
+}
+
+func modelOwned(name string) *httpapi.Error {
+	return httpapi.NewError(http.StatusForbidden, CodeModelOwned,
+		fmt.Sprintf("model %q is registered by another user; register your versions under a model name of your own", name))
 }
 
 // claimVersion makes caller the owner of the model version unless another user owns it.
@@ -97,21 +101,22 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 		return owner{}, err
 	} else if legacy.UserID != "" {
 		// The version is its registrant's, whoever announces it: claimed for them first (a no-op
-		// when an owner is recorded), then decided like any other.
-		versionOwner, err := h.store.ClaimOwner(ctx, regstore.VersionOwnerPK(name, version), legacy.UserID, name, version, h.now())
+		// when an owner is recorded), then decided like any other, below.
+		forUser, err = h.store.ClaimOwner(ctx, regstore.VersionOwnerPK(name, version), legacy.UserID, name, version, h.now())
 		if err != nil && !errors.Is(err, regstore.ErrOwned) {
 			return owner{}, storeUnavailable(err)
 		}
-		if versionOwner != caller.UserID && !h.admin(caller) {
-			logging.FromContext(ctx).Warn("announcement refused: a version registered by another user",
-				"model_name", name, "version", version, "owner", versionOwner, "user_id", caller.UserID)
-			return owner{}, versionOwned(name, version)
-		}
-		forUser = versionOwner
 	}
+	// For a user, forUser is the caller (claim refuses another's), except for a legacy version,
+	// claimed for its registrant: its name and version must then be the caller's too.
 	modelOwner, err := h.claimModelFor(ctx, caller, forUser, name)
 	if err != nil {
 		return owner{}, err
+	}
+	if modelOwner != caller.UserID && !h.admin(caller) {
+		logging.FromContext(ctx).Warn("announcement refused: a model registered by another user",
+			"model_name", name, "owner", modelOwner, "user_id", caller.UserID)
+		return owner{}, modelOwned(name)
 	}
 	if !recorded && legacy.UserID == "" {
 		forUser = modelOwner
@@ -120,6 +125,10 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 	switch {
 	case err != nil:
 		return owner{}, err
+	case versionOwner != caller.UserID && !h.admin(caller):
+		logging.FromContext(ctx).Warn("announcement refused: a version registered by another user",
+			"model_name", name, "version", version, "owner", versionOwner, "user_id", caller.UserID)
+		return owner{}, versionOwned(name, version)
 	case recorded:
 		return owner{UserID: rec.UserID, KeyID: rec.KeyID}, nil
 	case versionOwner == caller.UserID:

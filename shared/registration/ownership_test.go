@@ -112,12 +112,11 @@ func TestOwnership(t *testing.T) {
 		if n := len(e.ml.allVersions()); n != 1 || len(pub.published()) != sent || len(pendingRecords(t, e.store)) != pendingBefore {
 			t.Errorf("%d versions, %d events", n, len(pub.published())-sent)
 		}
-		// The version the owner registered is theirs to announce, not another user's (its tags
-		// and record name its registrant, which decides first).
+		// The version the owner registered is theirs to announce, not another user's.
 		v := e.ml.allVersions()[0]
 		ev := jsonOf(validEvent, map[string]any{"model_name": v.Name, "version": v.Version, "token_id": "msg-ai",
 			"tags": map[string]string{"hokusai_token_id": "msg-ai"}})
-		refused(t, announce(e, ev, other), "MODEL_VERSION_OWNED_BY_ANOTHER_USER")
+		refused(t, announce(e, ev, other), "MODEL_OWNED_BY_ANOTHER_USER")
 		if rec := announce(e, ev, writer); rec.Code != 200 {
 			t.Errorf("owner: %d %s", rec.Code, rec.Body)
 		}
