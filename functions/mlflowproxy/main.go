@@ -5,14 +5,18 @@ package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
+	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/startup"
 )
 
 func main() {
 	cfg, log := startup.Config[mlflowproxy.Config]("mlflowproxy")
 	creds := startup.Upstream(log, cfg.Config)
-	lambda.Start(apigw.StreamingHandler(creds.Caller(mlflowproxy.New(cfg, creds, log)), log))
+	// Owners of what users create through MLflow, in the registration function's owner items.
+	owners := regstore.New(dynamodb.NewFromConfig(startup.AWS(log)), cfg.RegistrationsTable)
+	lambda.Start(apigw.StreamingHandler(creds.Caller(mlflowproxy.New(cfg, creds, owners, log)), log))
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
 )
 
 // Props configures the stack.
@@ -181,6 +183,7 @@ func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir 
 		"MLFLOW_SERVE_ARTIFACTS": strconv.FormatBool(env.MLflowServeArtifacts),
 		"REGISTRY_ADMIN_ONLY":    strconv.FormatBool(env.RegistryAdminOnly),
 		"ADMIN_EMAILS":           strings.Join(env.AdminEmails, ","),
+		"REGISTRATIONS_TABLE":    *s.Data.Registrations.TableName(),
 	})
 	f := newFunction(scope, "mlflowproxy", FunctionProps{
 		Env: env, AssetPath: filepath.Join(buildDir, "mlflowproxy"), Environ: e, Memory: 512,
@@ -188,6 +191,16 @@ func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir 
 		// for as long as API Gateway streams (15 minutes).
 		Timeout: awscdk.Duration_Minutes(jsii.Number(15)),
 	})
+	// The proxy records who creates a registered model or version through MLflow: it reads and
+	// conditionally writes owner items, and may touch no other item of the table (no registration
+	// or idempotency record) and none of its indexes.
+	f.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem"),
+		Resources: jsii.Strings(*s.Data.Registrations.TableArn()),
+		Conditions: &map[string]any{
+			"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{regstore.OwnerPrefix + "*"}},
+		},
+	}))
 	s.Functions["mlflowproxy"] = f
 	return f
 }

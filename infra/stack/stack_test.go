@@ -15,6 +15,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
+	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
 )
 
 // synth builds env's stack with cdk-nag applied, as the app does, and returns the template as
@@ -361,12 +362,13 @@ func TestFunctionRolesAreLeastPrivilege(t *testing.T) {
 		{"authorizer, dynamodb source", "AuthorizerFunctionRole", nil, []string{"dynamodb:GetItem"}, "DataKeys"},
 		{"authorizer, external source", "AuthorizerFunctionRole", external, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, "DataValidationCache"},
 		{"keys", "KeysFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}, "DataKeys"},
-		{"mlflow proxy", "MlflowproxyFunctionRole", nil, nil, ""},
+		// Owner items only (TestMLflowProxyWritesOnlyOwnerItems).
+		{"mlflow proxy", "MlflowproxyFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, "DataRegistrations"},
 		{"register", "RegisterFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
 		{"outbox", "OutboxFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
 		// Every function that calls MLflow reads the upstream secret, and only it, only to get its value.
 		{"mlflow proxy with upstream credentials", "MlflowproxyFunctionRole", map[string]string{"mlflowUpstreamAuth": "bearer"},
-			[]string{"secretsmanager:GetSecretValue"}, "MlflowUpstreamCredentials"},
+			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"}, "DataRegistrations|MlflowUpstreamCredentials"},
 		{"health with upstream credentials", "HealthFunctionRole", map[string]string{"mlflowUpstreamAuth": "basic"},
 			[]string{"secretsmanager:GetSecretValue"}, "MlflowUpstreamCredentials"},
 		{"register with upstream credentials", "RegisterFunctionRole", map[string]string{"mlflowUpstreamAuth": "basic"},
@@ -561,5 +563,37 @@ func TestWebhook(t *testing.T) {
 	s.tmpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(1+2*len(functionNames)+3))
 	if len(s.errors) > 0 || len(s.warnings) > 0 {
 		t.Errorf("cdk-nag with a webhook: %v %v", s.errors, s.warnings)
+	}
+}
+
+// The proxy records owners of what users create through MLflow (shared/mlflowproxy Owners): it
+// may read and write the registrations table's owner items, and no other of its items.
+func TestMLflowProxyWritesOnlyOwnerItems(t *testing.T) {
+	s := synth(t, "dev", nil)
+	if env := s.functionEnvironments(t)["mlflowproxy"]; env["REGISTRATIONS_TABLE"] == "" {
+		t.Errorf("the proxy has no REGISTRATIONS_TABLE: %v", env)
+	}
+	var found bool
+	for _, p := range s.resources("AWS::IAM::Policy") {
+		if !strings.Contains(fmtAny(p["Roles"]), "MlflowproxyFunctionRole") {
+			continue
+		}
+		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			stmt := st.(map[string]any)
+			if !slices.Contains(asList(stmt["Action"]), "dynamodb:PutItem") {
+				continue
+			}
+			found = true
+			want := `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["` + regstore.OwnerPrefix + `*"]}}`
+			if got := fmtAny(stmt["Condition"]); got != want {
+				t.Errorf("condition %s, want %s", got, want)
+			}
+			if res := fmtAny(stmt["Resource"]); strings.Contains(res, "index") || !strings.Contains(res, "DataRegistrations") {
+				t.Errorf("granted on %s, want the registrations table alone", res)
+			}
+		}
+	}
+	if !found {
+		t.Error("the proxy may not write owner items")
 	}
 }

@@ -9,6 +9,7 @@ package mlflowproxy
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/config"
@@ -30,11 +31,17 @@ type Config struct {
 	RegistryAdminOnly bool `env:"REGISTRY_ADMIN_ONLY"`
 	// AdminEmails are callers treated as admins whatever their scopes (comma-separated).
 	AdminEmails []string `env:"ADMIN_EMAILS"`
+	// RegistrationsTable holds the owner items the proxy writes when a user creates a registered
+	// model or a version through MLflow (Owners).
+	RegistrationsTable string `env:"REGISTRATIONS_TABLE,required"`
 }
 
 // Validate rejects a configuration the proxy cannot work with.
 func (c *Config) Validate() error {
 	errs := []error{c.Config.Validate()}
+	if strings.TrimSpace(c.RegistrationsTable) == "" {
+		errs = append(errs, errors.New("REGISTRATIONS_TABLE must name the registrations table"))
+	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("MLFLOW_TIMEOUT must be positive, got %s", c.Timeout))
 	}

@@ -1,6 +1,7 @@
 package mlflowproxy_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,16 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/upstream"
 )
 
+// loadConfig loads the proxy's configuration from environ, with a registrations table unless
+// environ names one (even empty).
 func loadConfig(environ map[string]string) (mlflowproxy.Config, error) {
+	if _, ok := environ["REGISTRATIONS_TABLE"]; !ok {
+		environ = maps.Clone(environ)
+		if environ == nil {
+			environ = map[string]string{}
+		}
+		environ["REGISTRATIONS_TABLE"] = "registrations"
+	}
 	return config.Load[mlflowproxy.Config](environ)
 }
 
@@ -22,6 +32,9 @@ func TestConfigDefaults(t *testing.T) {
 	if cfg.UpstreamAuth != upstream.None || time.Duration(cfg.Timeout) != 25*time.Second || !cfg.ServeArtifacts ||
 		cfg.AjaxAPI || cfg.RegistryAdminOnly || cfg.MLflowURL.Path != "/base" {
 		t.Errorf("defaults: %+v", cfg)
+	}
+	if cfg.RegistrationsTable != "registrations" {
+		t.Errorf("registrations table %q", cfg.RegistrationsTable)
 	}
 	if strings.Join(cfg.AdminEmails, "|") != "a@x.io|b@x.io" {
 		t.Errorf("admin emails %q", cfg.AdminEmails)
@@ -53,6 +66,7 @@ func TestConfigRejects(t *testing.T) {
 		{"garbage timeout", map[string]string{"MLFLOW_URL": "http://m", "MLFLOW_TIMEOUT": "soon"}, "MLFLOW_TIMEOUT"},
 		{"NaN timeout", map[string]string{"MLFLOW_URL": "http://m", "MLFLOW_TIMEOUT": "NaN"}, "MLFLOW_TIMEOUT"},
 		{"bad bool", map[string]string{"MLFLOW_URL": "http://m", "MLFLOW_AJAX_API": "maybe"}, "MLFLOW_AJAX_API"},
+		{"no registrations table", map[string]string{"MLFLOW_URL": "http://m", "REGISTRATIONS_TABLE": " "}, "REGISTRATIONS_TABLE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadConfig(tc.env)

@@ -37,11 +37,13 @@ type Handler struct {
 	adminOnly      bool
 	serveArtifacts bool
 	timeout        time.Duration
+	owners         Owners
 }
 
 // New builds the proxy. It owns one Transport for its whole life, which in Lambda is the
-// container's: connections to MLflow are reused from one invocation to the next.
-func New(cfg Config, creds upstream.Credentials, log *slog.Logger) *Handler {
+// container's: connections to MLflow are reused from one invocation to the next. owners records
+// who creates a registered model or version through MLflow (recordOwner).
+func New(cfg Config, creds upstream.Credentials, owners Owners, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -51,6 +53,7 @@ func New(cfg Config, creds upstream.Credentials, log *slog.Logger) *Handler {
 		adminOnly:      cfg.RegistryAdminOnly,
 		serveArtifacts: cfg.ServeArtifacts,
 		timeout:        time.Duration(cfg.Timeout),
+		owners:         owners,
 	}
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite: h.rewrite,
@@ -263,6 +266,9 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		logging.FromContext(ctx).Warn("MLflow answered an error without JSON", upstreamAttrs(res, truncate(body), err)...)
 		replaceBody(res, upstreamError(res.StatusCode, ex.clientPath))
 		return nil
+	}
+	if recordsOwner(ex, res) {
+		h.recordOwner(ex, res)
 	}
 	res.Body = &watchedBody{ReadCloser: res.Body, err: &ex.bodyErr}
 	return nil

@@ -91,7 +91,7 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	if err := checkSystemTags(req.Tags, sys, later...); err != nil {
 		return 0, nil, err
 	}
-	own, err := h.ownAnnouncement(ctx, caller, req.ModelName, req.Version, registrationID)
+	own, err := h.ownAnnouncement(ctx, caller, mv, registrationID)
 	if err != nil {
 		return 0, nil, err
 	}

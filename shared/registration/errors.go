@@ -25,7 +25,8 @@ const (
 	// CodeVersionOwned: another user registered or announced this model version first (403).
 	CodeVersionOwned = "MODEL_VERSION_OWNED_BY_ANOTHER_USER"
 	// CodeOutcomeUnknown: a request with this Idempotency-Key sent MLflow the create of its
-	// version and never learnt whether it went through; the version has not appeared (409).
+	// version and never learnt whether it went through; the version has not appeared (409): with
+	// Retry-After while MLflow may still commit it, without (terminal: use a new key) after that.
 	CodeOutcomeUnknown = "REGISTRATION_OUTCOME_UNKNOWN"
 )
 

@@ -57,7 +57,7 @@ type Store interface {
 	MarkPublished(ctx context.Context, registrationID string, eventIDs []string) error
 	ClaimIdempotency(ctx context.Context, rec regstore.Idempotency, now time.Time) (*regstore.Idempotency, error)
 	TakeOverIdempotency(ctx context.Context, pk, from, to string, leaseUntil, now time.Time) (*regstore.Idempotency, error)
-	MarkCreateSent(ctx context.Context, pk, owner string) error
+	MarkCreateSent(ctx context.Context, pk, owner string, now time.Time) error
 	CompleteIdempotency(ctx context.Context, pk, owner string) error
 	ReleaseIdempotency(ctx context.Context, pk, owner string) error
 	LeaseIdempotency(ctx context.Context, pk, owner string, until time.Time) error

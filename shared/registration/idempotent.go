@@ -101,7 +101,7 @@ func (h *Handler) registerIdempotent(ctx context.Context, a *attempt, key string
 		}
 		logging.FromContext(ctx).Warn("idempotency key taken over from a request that did not finish",
 			"registration_id", held.RegistrationID)
-		a.registrationID, a.recovering, a.createSent = now.RegistrationID, true, now.CreateSent
+		a.registrationID, a.recovering, a.createSent, a.createSentAt = now.RegistrationID, true, now.CreateSent, now.SentAt()
 	}
 	out, err := h.registerOnce(ctx, a)
 	if err != nil {
@@ -159,13 +159,40 @@ func (h *Handler) replay(ctx context.Context, registrationID string) (outcome, e
 	return outcome{view: v}, err
 }
 
-// outcomeUnknown answers a retry whose key's version was sent to MLflow and has not appeared.
+// createSettleFactor and minCreateSettle bound how long after a create was sent MLflow may still
+// commit it: createSettles. MLflow finishes a request its client gave up on (uvicorn and gunicorn
+// set no request timeout by default), and the create is one database transaction, so what can
+// hold its commit past the client's timeout is the database: waiting for a pooled connection
+// (SQLAlchemy's pool_timeout, 30 s by default), for a lock (MySQL's innodb_lock_wait_timeout,
+// 50 s), a slow disk. A create still uncommitted minutes after it was sent has failed. With the
+// register function's 8 s MLflow timeout the window is 4 minutes, several times those waits.
+const (
+	createSettleFactor = 30
+	minCreateSettle    = 2 * time.Minute
+)
+
+// createSettles is how long after a create was sent its version may still appear in MLflow.
+func (h *Handler) createSettles() time.Duration {
+	return max(minCreateSettle, createSettleFactor*h.timeout)
+}
+
+// outcomeUnknown answers a retry whose key's version was sent to MLflow and has not appeared,
+// while MLflow may still be committing it (createSettles).
 func outcomeUnknown() *httpapi.Error {
 	e := httpapi.NewError(http.StatusConflict, CodeOutcomeUnknown,
 		"MLflow did not confirm whether the model version of this Idempotency-Key was created, and it has not appeared yet; "+
 			"retry with the same key to complete the registration when it does (a new key registers another version)")
 	e.Headers = http.Header{"Retry-After": {"1"}}
 	return e
+}
+
+// outcomeLost is the terminal answer of a key whose version was sent to MLflow and never
+// appeared, searched for after MLflow can no longer be committing it: no Retry-After, since
+// retrying with this key cannot help.
+func outcomeLost() *httpapi.Error {
+	return httpapi.NewError(http.StatusConflict, CodeOutcomeUnknown,
+		"the model version of this Idempotency-Key was not created: MLflow never confirmed the create and the version "+
+			"has not appeared since; register it with a new Idempotency-Key")
 }
 
 func inProgress() *httpapi.Error {

@@ -30,8 +30,10 @@ type attempt struct {
 	// pk and owner are the Idempotency-Key's record and this attempt's hold on it.
 	pk, owner string
 	// createSent: a request holding this key before sent MLflow the version's create, whose
-	// outcome it never learnt. This attempt may find that version, never create another.
-	createSent bool
+	// outcome it never learnt, at createSentAt. This attempt may find that version, never create
+	// another.
+	createSent   bool
+	createSentAt time.Time
 	// clean: a recovering attempt found that the request it took over sent no create and left
 	// no version, so a failure of its own that MLflow definitely refused leaves nothing behind.
 	clean bool
@@ -178,8 +180,13 @@ func (h *Handler) resume(ctx, mctx context.Context, a *attempt) (out outcome, do
 	if len(found) == 0 {
 		if a.createSent {
 			// The create may still land (MLflow finishes a request its client left): creating
-			// again could make two versions. The version is looked for again on every retry.
-			return outcome{}, false, outcomeUnknown()
+			// again could make two versions. The version is looked for again on every retry until
+			// MLflow can no longer be committing it; this search, made after that, is the last
+			// word: the version was not created.
+			if h.now().Before(a.createSentAt.Add(h.createSettles())) {
+				return outcome{}, false, outcomeUnknown()
+			}
+			return outcome{}, false, outcomeLost()
 		}
 		a.clean = true
 		return outcome{}, false, nil
@@ -209,7 +216,7 @@ func (h *Handler) markCreateSent(ctx context.Context, a *attempt) error {
 	if !a.idempotent {
 		return nil
 	}
-	err := h.store.MarkCreateSent(ctx, a.pk, a.owner)
+	err := h.store.MarkCreateSent(ctx, a.pk, a.owner, h.now())
 	if errors.Is(err, regstore.ErrConflict) {
 		return inProgress() // taken over: the new holder registers, this attempt must not
 	}

@@ -44,13 +44,27 @@ type Idempotency struct {
 	LeaseUntil int64 `dynamodbav:"lease_until"`
 	// CreateSent: an owner was about to send MLflow the create of RegistrationID's model version.
 	// From then on no owner creates it again; see MarkCreateSent.
-	CreateSent bool   `dynamodbav:"create_sent,omitempty"`
-	CreatedAt  string `dynamodbav:"created_at"`
-	TTL        int64  `dynamodbav:"ttl"` // epoch seconds
+	CreateSent bool `dynamodbav:"create_sent,omitempty"`
+	// CreateSentAt (epoch ms) is when the create was marked sent: a retry measures from it how
+	// long MLflow may still be committing a create whose answer was lost. 0 on keys marked before
+	// it was recorded (SentAt falls back to CreatedAt).
+	CreateSentAt int64  `dynamodbav:"create_sent_at,omitempty"`
+	CreatedAt    string `dynamodbav:"created_at"`
+	TTL          int64  `dynamodbav:"ttl"` // epoch seconds
 }
 
 // Expired reports whether the key is past its window at now (DynamoDB deletes expired items late).
 func (i *Idempotency) Expired(now time.Time) bool { return i.TTL <= now.Unix() }
+
+// SentAt is when the key's create was marked sent: CreateSentAt, or for a key marked before
+// that was recorded, when the key was first claimed (the zero time if that is unreadable too).
+func (i *Idempotency) SentAt() time.Time {
+	if i.CreateSentAt > 0 {
+		return time.UnixMilli(i.CreateSentAt)
+	}
+	t, _ := time.Parse(time.RFC3339Nano, i.CreatedAt)
+	return t
+}
 
 // Stale reports whether the owner's lease ran out at now.
 func (i *Idempotency) Stale(now time.Time) bool { return i.LeaseUntil < now.UnixMilli() }
@@ -160,9 +174,19 @@ func (s *Store) TakeOverIdempotency(ctx context.Context, pk, from, to string, le
 // it is about to. The write is conditioned on owner still holding the key, and a take-over
 // changes the holder and reads the mark in one atomic update, so either the mark lands first and
 // every later holder sees it, or the take-over lands first and owner may not create at all
-// (ErrConflict). A holder that sees the mark never creates: it can only find the version.
-func (s *Store) MarkCreateSent(ctx context.Context, pk, owner string) error {
-	return s.setHeld(ctx, "mark idempotency key create sent", pk, owner, "create_sent", &types.AttributeValueMemberBOOL{Value: true})
+// (ErrConflict). A holder that sees the mark never creates: it can only find the version. The
+// mark records when (now), so a holder can tell when MLflow can no longer be committing it.
+func (s *Store) MarkCreateSent(ctx context.Context, pk, owner string, now time.Time) error {
+	return s.updateIdempotency(ctx, "mark idempotency key create sent", &dynamodb.UpdateItemInput{
+		Key:                      key(pk),
+		UpdateExpression:         aws.String("SET #sent = :t, #sentat = :at"),
+		ConditionExpression:      aws.String("#st = :inprog AND #owner = :owner"),
+		ExpressionAttributeNames: map[string]string{"#owner": "owner", "#st": "status", "#sent": "create_sent", "#sentat": "create_sent_at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":owner": str(owner), ":inprog": str(IdemInProgress),
+			":t": &types.AttributeValueMemberBOOL{Value: true}, ":at": num(now.UnixMilli()),
+		},
+	})
 }
 
 // CompleteIdempotency marks owner's key completed: from now on it answers with its registration.

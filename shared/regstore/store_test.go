@@ -248,17 +248,18 @@ func TestStore(t *testing.T) {
 			t.Errorf("complete by a stranger: %v", err)
 		}
 		later := t0.Add(31 * time.Second)
-		if err := s.MarkCreateSent(ctx, pk, "a"); err != nil {
+		if err := s.MarkCreateSent(ctx, pk, "a", t0.Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		now, err := s.TakeOverIdempotency(ctx, pk, "a", "b", later.Add(time.Minute), later)
 		if err != nil {
 			t.Fatalf("take over a stale lease: %v", err)
 		}
-		if now.Owner != "b" || !now.CreateSent || now.RegistrationID != "reg-a" || now.LeaseUntil != later.Add(time.Minute).UnixMilli() {
+		if now.Owner != "b" || !now.CreateSent || !now.SentAt().Equal(t0.Add(time.Second).Truncate(time.Millisecond)) ||
+			now.RegistrationID != "reg-a" || now.LeaseUntil != later.Add(time.Minute).UnixMilli() {
 			t.Errorf("taken over: %+v", now)
 		}
-		if err := s.MarkCreateSent(ctx, pk, "a"); !errors.Is(err, regstore.ErrConflict) {
+		if err := s.MarkCreateSent(ctx, pk, "a", later); !errors.Is(err, regstore.ErrConflict) {
 			t.Errorf("mark by the owner taken over from: %v", err)
 		}
 		if _, err := s.TakeOverIdempotency(ctx, pk, "a", "c", later.Add(time.Minute), later); !errors.Is(err, regstore.ErrConflict) {

@@ -144,3 +144,68 @@ func TestRegistrationsBelongToTheirUser(t *testing.T) {
 		}
 	})
 }
+
+// Issue 10, item 1: the SDK registers a version with the stock MLflow client through the gateway
+// and announces it afterwards. Between the two, another user's key cannot announce the new
+// version and so own it: the proxy recorded its creator as owner when MLflow created it.
+func TestStockClientCreatesAreTheirCreatorsBeforeTheAnnouncement(t *testing.T) {
+	admin := adminKey(t)
+	ownerID, intruderID := uniqueToken("e2e-creator"), uniqueToken("e2e-racer")
+	owner, _ := createKey(t, admin, ownerID, "model:write", "mlflow:write")
+	intruder, _ := createKey(t, admin, intruderID, "model:write", "mlflow:write")
+	tracking := h.APIURL + "/api/mlflow"
+	logged := logThroughGateway(t, owner)
+	token := strings.ToUpper(uniqueToken("stock"))
+	name := "hokusai-" + token
+	// registered-models/create, then model-versions/create, as the SDK does.
+	created := mlflowtest.RegisterModel(t, tracking, logged.RunID, name, "MLFLOW_TRACKING_TOKEN="+owner)
+	if created.Version != "1" {
+		t.Fatalf("version %q", created.Version)
+	}
+	event := func(tok string) []byte {
+		out, _ := json.Marshal(map[string]any{"model_name": name, "version": "1", "token_id": tok, "metric_name": "reply_rate",
+			"baseline_value": 0.1342, "mlflow_run_id": logged.RunID, "tags": map[string]string{"hokusai_token_id": tok}})
+		return out
+	}
+	announce := func(key string, body []byte) (*http.Response, []byte) {
+		return call(t, "POST", "/api/models/tokenized-registration-events", bytes.NewReader(body), bearer(key))
+	}
+	before := mlflowtest.GetVersion(t, tracking, name, "1", "MLFLOW_TRACKING_TOKEN="+owner)
+	theirs := "RACER-" + token
+	for _, tok := range []string{token, theirs} {
+		res, b := announce(intruder, event(tok))
+		if code := jsonBody(t, b)["error"]; res.StatusCode != 403 ||
+			(code != registration.CodeVersionOwned && code != registration.CodeModelOwned) {
+			t.Errorf("another user's announcement with token %s: %d %s, want 403 owned by another user", tok, res.StatusCode, b)
+		}
+	}
+	if after := mlflowtest.GetVersion(t, tracking, name, "1", "MLFLOW_TRACKING_TOKEN="+owner); fmt.Sprint(after.Tags) != fmt.Sprint(before.Tags) {
+		t.Errorf("tags %v, were %v", after.Tags, before.Tags)
+	}
+	for _, tok := range []string{token, theirs} {
+		id := registration.AnnouncementID(name + "/1/" + tok)
+		if res, b := call(t, "GET", "/api/registrations/"+id, nil, bearer(intruder)); res.StatusCode != 404 {
+			t.Errorf("a record of the refused announcement: %d %s", res.StatusCode, b)
+		}
+	}
+
+	res, b := announce(owner, event(token))
+	if res.StatusCode != 200 {
+		t.Fatalf("the creator's own announcement: %d %s", res.StatusCode, b)
+	}
+	modelID := name + "/1/" + token
+	marker := events.EventID(events.ModelRegistered, modelID, logged.RunID, "1")
+	got := drain(t, subscriberQueue(t, h), map[string]bool{marker: true}, time.Now().Add(time.Minute))
+	for id, evs := range got {
+		for _, ev := range evs {
+			if ev.Detail.UserID == intruderID || ev.Detail.ModelID == name+"/1/"+theirs {
+				t.Errorf("event %s of the refused announcement: %s", id, ev.raw)
+			}
+		}
+	}
+	for _, ev := range got[marker] {
+		if ev.Detail.UserID != ownerID {
+			t.Errorf("the creator's event carries user %q", ev.Detail.UserID)
+		}
+	}
+}

@@ -41,6 +41,7 @@ func TestSharedTypes(t *testing.T) {
 		"AUTH_CACHE_TTL":       {"authorizer", "keys"},
 		"ALLOWED_KEY_PREFIXES": {"authorizer", "keys"},
 		"ADMIN_EMAILS":         {"keys", "mlflowproxy", "register"},
+		"REGISTRATIONS_TABLE":  {"mlflowproxy", "outbox", "register"},
 	} {
 		for _, fn := range fns {
 			if !slices.Contains(contract.Functions[fn].Vars, v) {
