@@ -73,21 +73,28 @@ func systemTag(key string) bool { return slices.Contains(systemTags, key) }
 // versionTags are all the tags of a new version: the registry's, then the client's (which
 // validation keeps off the registry's keys).
 func versionTags(req RegisterRequest, registrationID, runID, userID string) []mlflow.Tag {
+	sys := registryTags(req.TokenID, req.MetricName, req.BaselineValue, req.ProposalIdentifier, registrationID, runID)
+	sys[TagUserID] = userID
+	maps.Copy(sys, req.Metadata.Tags())
+	tags := mlflow.Tags(sys, systemTags)
+	return append(tags, mlflow.Tags(req.Tags, slices.Sorted(maps.Keys(req.Tags)))...)
+}
+
+// registryTags are the tags the registry writes on every version it registers or is told of,
+// but for user_id and the metadata tags, which the two routes source differently.
+func registryTags(tokenID, metric string, baseline float64, proposal, registrationID, runID string) map[string]string {
 	sys := map[string]string{
-		TagTokenID:            req.TokenID,
-		TagBenchmarkMetric:    req.MetricName,
-		TagBenchmarkValue:     formatValue(req.BaselineValue),
+		TagTokenID:            tokenID,
+		TagBenchmarkMetric:    metric,
+		TagBenchmarkValue:     formatValue(baseline),
 		TagStatus:             StatusRegistered,
-		TagProposalIdentifier: req.ProposalIdentifier,
+		TagProposalIdentifier: proposal,
 		TagRegistrationID:     registrationID,
-		TagUserID:             userID,
 	}
 	if runID != "" {
 		sys[TagRunID] = runID
 	}
-	maps.Copy(sys, req.Metadata.Tags())
-	tags := mlflow.Tags(sys, systemTags)
-	return append(tags, mlflow.Tags(req.Tags, slices.Sorted(maps.Keys(req.Tags)))...)
+	return sys
 }
 
 // formatValue writes a metric value as MLflow writes numbers in tags: shortest exact form.
@@ -98,17 +105,7 @@ func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) 
 // metadata tag the request's field or else the version's own tag. user_id, the owner's, is added
 // once the owner is known (ownAnnouncement).
 func announcedTags(req EventRequest, mv *mlflow.ModelVersion, runID, registrationID string) map[string]string {
-	sys := map[string]string{
-		TagTokenID:            req.TokenID,
-		TagBenchmarkMetric:    req.MetricName,
-		TagBenchmarkValue:     formatValue(req.BaselineValue),
-		TagStatus:             StatusRegistered,
-		TagProposalIdentifier: req.ProposalIdentifier,
-		TagRegistrationID:     registrationID,
-	}
-	if runID != "" {
-		sys[TagRunID] = runID
-	}
+	sys := registryTags(req.TokenID, req.MetricName, req.BaselineValue, req.ProposalIdentifier, registrationID, runID)
 	have := mlflow.TagMap(mv.Tags)
 	for _, k := range metadataTags {
 		if v, ok := have[k]; ok {
