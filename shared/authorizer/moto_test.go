@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -34,10 +32,7 @@ func TestWithDynamoDB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts moto")
 	}
-	venv, _ := filepath.Abs(filepath.Join("..", "..", ".venv"))
-	if _, err := os.Stat(filepath.Join(venv, "bin", "moto_server")); err != nil {
-		testenv.Missing(t, "no moto in %s (make deps installs it)", venv)
-	}
+	venv := testenv.Venv(t, "moto_server")
 	ctx := context.Background()
 	moto, err := services.StartMoto(ctx, services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,12 +218,12 @@ var live struct {
 	err      error
 }
 
-func venvDir() string {
+// venvDir is the project virtualenv, or VENV_DIR's (to try these tests against another MLflow).
+func venvDir(t testing.TB) string {
 	if dir := os.Getenv("VENV_DIR"); dir != "" {
 		return dir
 	}
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", ".venv")
+	return filepath.Join(testenv.Root(t), ".venv")
 }
 
 // runPython runs a script with the project virtualenv's interpreter and returns its standard
@@ -233,7 +232,7 @@ func venvDir() string {
 // fails the test instead of skipping it.
 func runPython(t testing.TB, stdin string, args ...string) []byte {
 	t.Helper()
-	python := filepath.Join(venvDir(), "bin", "python")
+	python := filepath.Join(venvDir(t), "bin", "python")
 	if _, err := os.Stat(python); err != nil {
 		testenv.Missing(t, "no Python interpreter at %s (run make venv): %v", python, err)
 		return nil
@@ -253,7 +252,7 @@ func runPython(t testing.TB, stdin string, args ...string) []byte {
 // virtualenv is missing.
 func realMLflow(t testing.TB) string {
 	t.Helper()
-	venv := venvDir()
+	venv := venvDir(t)
 	if _, err := os.Stat(filepath.Join(venv, "bin", "mlflow")); err != nil {
 		testenv.Missing(t, "no MLflow in %s (run make venv)", venv)
 	}

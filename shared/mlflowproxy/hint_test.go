@@ -7,7 +7,6 @@ import (
 	"go/token"
 	"go/types"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
@@ -17,8 +16,7 @@ import (
 // TestMultipartHintMatchesTheGateway keeps the proxy's 413 advice worded as the gateway's own
 // (infra/stack.MultipartHint), read from source: importing the CDK stack here would drag jsii in.
 func TestMultipartHintMatchesTheGateway(t *testing.T) {
-	_, file, _, _ := runtime.Caller(0)
-	src := filepath.Join(filepath.Dir(file), "..", "..", "infra", "stack", "api.go")
+	src := filepath.Join(testenv.Root(t), "infra", "stack", "api.go")
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, src, nil, parser.SkipObjectResolution)
 	if err != nil {

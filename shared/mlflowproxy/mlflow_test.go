@@ -172,7 +172,7 @@ func TestAgainstMLflow(t *testing.T) {
 // builds must reach MLflow.
 func TestStockMLflowClient(t *testing.T) {
 	upstream := realMLflow(t)
-	python := filepath.Join(venvDir(), "bin", "python")
+	python := filepath.Join(venvDir(t), "bin", "python")
 	srv := gateway(t, newProxy(t, upstream, nil), principal.Principal{UserID: "u-ci", KeyID: "k-ci", Scopes: []string{"mlflow:write"}})
 	for name, uri := range map[string]string{"tracking URI": srv.URL + "/api/mlflow", "bare host": srv.URL} {
 		t.Run(name, func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -53,14 +52,7 @@ var live struct {
 
 func venvDir(t testing.TB) string {
 	t.Helper()
-	out, err := filepath.Abs("../../.venv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(out, "bin", "mlflow")); err != nil {
-		testenv.Missing(t, "no MLflow and moto in %s (run make venv)", out)
-	}
-	return out
+	return testenv.Venv(t, "mlflow")
 }
 
 func tempDir(prefix string) (string, error) {

@@ -3,6 +3,7 @@ package testenv
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -21,4 +22,36 @@ func Missing(tb testing.TB, format string, args ...any) {
 		return
 	}
 	tb.Skipf(format, args...)
+}
+
+// Root is the repository's root: the directory of the module's go.mod, found from the test's
+// working directory (go test runs a test in its package's directory), so a package's tests find
+// it wherever the package sits.
+func Root(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("testenv: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Venv is the project virtualenv `make deps` installs (.venv at the root), after checking that
+// it holds tool (for example "mlflow" or "moto_server"); Missing otherwise.
+func Venv(tb testing.TB, tool string) string {
+	tb.Helper()
+	venv := filepath.Join(Root(tb), ".venv")
+	if _, err := os.Stat(filepath.Join(venv, "bin", tool)); err != nil {
+		Missing(tb, "no %s in %s (make deps installs it)", tool, venv)
+	}
+	return venv
 }

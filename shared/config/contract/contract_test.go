@@ -2,16 +2,18 @@ package contract_test
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/config/contract"
+	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
 )
 
 // Every function under functions/ is in the contract.
 func TestEveryFunction(t *testing.T) {
-	entries, err := os.ReadDir("../../../functions")
+	entries, err := os.ReadDir(filepath.Join(testenv.Root(t), "functions"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,6 @@ package eventpubtest
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -30,11 +27,7 @@ func Moto(t testing.TB) aws.Config {
 	if testing.Short() {
 		t.Skip("starts moto")
 	}
-	_, file, _, _ := runtime.Caller(0)
-	venv := filepath.Join(filepath.Dir(file), "..", "..", "..", ".venv")
-	if _, err := os.Stat(filepath.Join(venv, "bin", "moto_server")); err != nil {
-		testenv.Missing(t, "no moto in %s (make deps installs it)", venv)
-	}
+	venv := testenv.Venv(t, "moto_server")
 	moto, err := services.StartMoto(t.Context(), services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("start moto: %v", err)

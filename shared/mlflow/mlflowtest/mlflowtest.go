@@ -6,7 +6,6 @@ package mlflowtest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,24 +33,8 @@ type Version struct {
 	Tags    map[string]string `json:"tags"`
 }
 
-// Root is the repository root (where go.mod is), found from the test's directory.
-func Root(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal(errors.New("no go.mod above the working directory"))
-		}
-		dir = parent
-	}
-}
+// Root is the repository root (where go.mod is).
+func Root(t testing.TB) string { return testenv.Root(t) }
 
 // Run runs a step of the client script against trackingURI with env added to the environment,
 // and decodes its result into out. It fails the test when the step fails.
