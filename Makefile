@@ -10,9 +10,10 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 # node_modules holds Go-looking template files; name our packages instead of ./...
 GO_PKGS    := ./shared/... ./functions/... ./infra/... $(shell test -d events && echo ./events/...)
-FUNCTIONS  := $(notdir $(wildcard functions/*))
+# functions/internal holds what the mains share (their start-up), not a function
+FUNCTIONS  := $(filter-out internal,$(notdir $(wildcard functions/*)))
 VERSION    := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS    := -s -w -X github.com/hokusai-protocol/registry-gateway/shared/buildinfo.Version=$(VERSION)
+LDFLAGS    := -s -w -X github.com/hokusai-protocol/registry-gateway/shared/platform/buildinfo.Version=$(VERSION)
 # A count, not a duration: a duration-based -fuzztime in Go 1.26 can end in a spurious "context
 # deadline exceeded" failure (golang/go#75804, fixed in 1.27). FUZZTIME=10m make fuzz still works.
 FUZZTIME   ?= 20000x

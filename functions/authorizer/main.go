@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/authorizer"
-	"github.com/hokusai-protocol/registry-gateway/shared/startup"
+	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/authorizer"
 )
 
 func main() {

@@ -4,10 +4,10 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
-	"github.com/hokusai-protocol/registry-gateway/shared/buildinfo"
-	"github.com/hokusai-protocol/registry-gateway/shared/health"
-	"github.com/hokusai-protocol/registry-gateway/shared/startup"
+	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/buildinfo"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/health"
 )
 
 func main() {

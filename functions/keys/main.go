@@ -6,9 +6,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/keysapi"
-	"github.com/hokusai-protocol/registry-gateway/shared/keystore"
-	"github.com/hokusai-protocol/registry-gateway/shared/startup"
+	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/keysapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
 )
 
 func main() {

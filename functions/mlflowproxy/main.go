@@ -7,10 +7,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
-	"github.com/hokusai-protocol/registry-gateway/shared/mlflowproxy"
-	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
-	"github.com/hokusai-protocol/registry-gateway/shared/startup"
+	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 func main() {

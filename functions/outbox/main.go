@@ -9,10 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/eventpub"
-	"github.com/hokusai-protocol/registry-gateway/shared/outbox"
-	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
-	"github.com/hokusai-protocol/registry-gateway/shared/startup"
+	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub"
+	"github.com/hokusai-protocol/registry-gateway/shared/delivery/outbox"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 func main() {

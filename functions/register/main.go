@@ -7,12 +7,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/apigw"
-	"github.com/hokusai-protocol/registry-gateway/shared/eventpub"
-	"github.com/hokusai-protocol/registry-gateway/shared/mlflow"
-	"github.com/hokusai-protocol/registry-gateway/shared/registration"
-	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
-	"github.com/hokusai-protocol/registry-gateway/shared/startup"
+	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 func main() {

@@ -1,6 +1,6 @@
 // Command webhook delivers registry events to the configured webhook: a rule on the bus feeds an
 // SQS queue, whose event source mapping invokes this function with ReportBatchItemFailures
-// (SPEC section 7; the retry policy is documented in shared/webhook).
+// (SPEC section 7; the retry policy is documented in shared/delivery/webhook).
 package main
 
 import (
@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/startup"
-	"github.com/hokusai-protocol/registry-gateway/shared/webhook"
+	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/delivery/webhook"
 )
 
 func main() {

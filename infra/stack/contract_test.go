@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hokusai-protocol/registry-gateway/infra/contract"
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
-	"github.com/hokusai-protocol/registry-gateway/shared/config/contract"
 )
 
 // functionEnvironments reads each function's Environment.Variables from the template, by function

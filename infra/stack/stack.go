@@ -16,7 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 // Props configures the stack.
@@ -79,7 +79,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		"EVENT_BUS_NAME":      *s.Events.Bus.EventBusName(),
 		"ADMIN_EMAILS":        strings.Join(env.AdminEmails, ","),
 	}))
-	// Every function that calls MLflow reaches it the same way (shared/upstream).
+	// Every function that calls MLflow reaches it the same way (shared/registry/upstream).
 	up.grant(health, proxy, register)
 	outbox := fn("outbox", map[string]string{
 		// The outbox's metric dimension; no other function reads it.

@@ -15,7 +15,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
-	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 // synth builds env's stack with cdk-nag applied, as the app does, and returns the template as
@@ -566,7 +566,7 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
-// The proxy records owners of what users create through MLflow (shared/mlflowproxy Owners): it
+// The proxy records owners of what users create through MLflow (shared/registry/mlflowproxy Owners): it
 // may read and write the registrations table's owner items, and no other of its items.
 func TestMLflowProxyWritesOnlyOwnerItems(t *testing.T) {
 	s := synth(t, "dev", nil)

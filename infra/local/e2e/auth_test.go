@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/apikey"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
 )
 
 const getItem = "DynamoDB_20120810.GetItem"

@@ -3,7 +3,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/config/contract"
+	"github.com/hokusai-protocol/registry-gateway/infra/contract"
 )
 
 // TestHarnessEnvironmentsMatchTheirConfiguration: the environment the harness runs each function

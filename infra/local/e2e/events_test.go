@@ -27,7 +27,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/events/eventschema"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/harness"
-	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 // subscriberQueue is the URL of the stack's example subscriber queue (every registry event).

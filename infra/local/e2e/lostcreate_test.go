@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
-	"github.com/hokusai-protocol/registry-gateway/shared/mlflow/mlflowtest"
-	"github.com/hokusai-protocol/registry-gateway/shared/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow/mlflowtest"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
 )
 
 // Issue 10, item 8, through the whole stack: the first request's CreateModelVersion reaches the

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
-	"github.com/hokusai-protocol/registry-gateway/shared/mlflow/mlflowtest"
-	"github.com/hokusai-protocol/registry-gateway/shared/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow/mlflowtest"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
 )
 
 // Issue 10, items 1 and 4: another user's key can neither re-announce, nor register under, nor

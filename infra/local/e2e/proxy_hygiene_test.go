@@ -121,7 +121,7 @@ func TestProxyErrorsDoNotEchoAKeyInThePath(t *testing.T) {
 }
 
 // MLflow's localhost-only and server-internal routes exist on the server but are refused to every
-// caller, an admin too; a sample of the list in shared/mlflowproxy.
+// caller, an admin too; a sample of the list in shared/registry/mlflowproxy.
 func TestProxyRefusesMLflowInternalRoutes(t *testing.T) {
 	admin := adminKey(t)
 	for _, tc := range []struct{ method, mlflowPath, probe string }{

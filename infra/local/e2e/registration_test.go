@@ -20,9 +20,9 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
-	"github.com/hokusai-protocol/registry-gateway/shared/mlflow/mlflowtest"
-	"github.com/hokusai-protocol/registry-gateway/shared/registration"
-	"github.com/hokusai-protocol/registry-gateway/shared/regstore"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow/mlflowtest"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 // MLflow calls of one registration from a run id, as the fault proxy in front of MLflow counts

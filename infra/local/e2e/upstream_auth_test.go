@@ -13,7 +13,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/harness"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
-	"github.com/hokusai-protocol/registry-gateway/shared/mlflow/mlflowtest"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow/mlflowtest"
 )
 
 // TestUpstreamBasicAuth runs the stack with mlflowUpstreamAuth=basic against an MLflow that

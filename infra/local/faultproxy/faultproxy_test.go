@@ -26,7 +26,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
-	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
 // outcome is how an SDK call ended, as a caller would tell.

@@ -25,7 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
 const artifactsBucket = "mlflow-artifacts"

@@ -28,7 +28,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/infra/local/provision"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
-	"github.com/hokusai-protocol/registry-gateway/shared/testenv"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
 // moto is shared by the tests of this binary; nil when there is no virtualenv.

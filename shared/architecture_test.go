@@ -1,0 +1,92 @@
+// Package shared_test holds the rule of the layout: which folders of shared/ may import which.
+package shared_test
+
+import (
+	"go/build"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/hokusai-protocol/registry-gateway/"
+
+// layers, lowest first. A package may import its own layer and the ones below it, never above:
+// platform knows no domain; auth (keys, principals) knows only platform; the registry (MLflow,
+// registrations) uses auth; delivery (publishing, outbox, webhooks) relays the registry's records.
+// Nothing in shared/ imports functions/ or infra/; functions and infra may use any of it.
+var layers = []string{"platform", "auth", "registry", "delivery"}
+
+// harnessImports are the test-helper imports of the local harness's services that remain until
+// the one test environment package owns starting moto and MLflow (issue 11, item 2). The list
+// only shrinks.
+var harnessImports = map[string]bool{
+	"shared/auth/keystore/keystoretest":     true,
+	"shared/delivery/eventpub/eventpubtest": true,
+}
+
+func layer(pkg string) int {
+	for i, l := range layers {
+		if pkg == "shared/"+l || strings.HasPrefix(pkg, "shared/"+l+"/") {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestImportsPointDown(t *testing.T) {
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || path == "." {
+			return err
+		}
+		p, err := build.ImportDir(path, build.ImportComment)
+		if err != nil {
+			if _, ok := err.(*build.NoGoError); ok {
+				return nil
+			}
+			return err
+		}
+		pkg := "shared/" + filepath.ToSlash(path)
+		if layer(pkg) < 0 {
+			t.Errorf("%s is in no layer of shared/ (%s)", pkg, strings.Join(layers, ", "))
+			return nil
+		}
+		check := func(imports []string, tests bool) {
+			for _, imp := range imports {
+				rel, ok := strings.CutPrefix(imp, module)
+				if !ok {
+					continue
+				}
+				switch {
+				case strings.HasPrefix(rel, "functions/"), strings.HasPrefix(rel, "infra/"):
+					if !harnessImports[pkg] && !tests {
+						t.Errorf("%s imports %s: shared/ never imports functions/ or infra/", pkg, rel)
+					}
+				case strings.HasPrefix(rel, "shared/") && layer(rel) > layer(pkg):
+					t.Errorf("%s (%s) imports %s (%s): imports point down the layers %v",
+						pkg, layers[layer(pkg)], rel, layers[layer(rel)], layers)
+				}
+			}
+		}
+		check(p.Imports, false)
+		check(append(p.TestImports, p.XTestImports...), true)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The folders of shared/ are exactly the layers: a new folder is a decision about the layout.
+func TestSharedHoldsOnlyTheLayers(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && layer("shared/"+e.Name()) < 0 {
+			t.Errorf("shared/%s is not one of the layers %v", e.Name(), layers)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package principal_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
+)
+
+func TestLevel(t *testing.T) {
+	admins := []string{"Boss@Hokus.ai"}
+	for _, tc := range []struct {
+		scopes []string
+		admin  bool
+		email  string
+		want   principal.Level
+	}{
+		{nil, false, "", principal.None},
+		{[]string{"unknown"}, false, "", principal.None},
+		{[]string{"model:read"}, false, "", principal.Read},
+		{[]string{"mlflow:read"}, false, "", principal.Read},
+		{[]string{"model:write"}, false, "", principal.Write},
+		{[]string{"mlflow:write"}, false, "", principal.Write},
+		{[]string{"mlflow:access"}, false, "", principal.Write},
+		{[]string{"write"}, false, "", principal.Write},
+		{[]string{"full_access"}, false, "", principal.Write},
+		{[]string{"admin"}, false, "", principal.Admin},
+		{[]string{"mlflow:admin"}, false, "", principal.Admin},
+		{[]string{"registry:admin"}, false, "", principal.Admin},
+		{nil, true, "", principal.Admin},
+		{[]string{"model:read"}, false, "boss@hokus.ai", principal.Admin},
+		{[]string{"model:read"}, false, "someone@hokus.ai", principal.Read},
+	} {
+		p := principal.Principal{UserID: "u", Scopes: tc.scopes, Admin: tc.admin, Email: tc.email}
+		if got := p.Level(admins); got != tc.want {
+			t.Errorf("%v admin=%v email=%q: %s, want %s", tc.scopes, tc.admin, tc.email, got, tc.want)
+		}
+	}
+}
+
+func TestContextRoundTrip(t *testing.T) {
+	p := principal.Principal{UserID: "u1", KeyID: "k1", Email: "a@b.c", ServiceID: "platform", Scopes: []string{"model:read", "write"}, Admin: true}
+	// Through JSON, as API Gateway carries it.
+	b, _ := json.Marshal(p.Context())
+	var ctx map[string]any
+	_ = json.Unmarshal(b, &ctx)
+	got, ok := principal.FromAuthorizer(ctx)
+	if !ok || got.UserID != "u1" || got.KeyID != "k1" || len(got.Scopes) != 2 || !got.Admin || got.ServiceID != "platform" {
+		t.Errorf("%+v", got)
+	}
+	if _, ok := principal.FromAuthorizer(map[string]any{}); ok {
+		t.Error("empty context accepted")
+	}
+	// Booleans may arrive as booleans.
+	if got, _ := principal.FromAuthorizer(map[string]any{"user_id": "u", "is_admin": true}); !got.Admin {
+		t.Error("boolean is_admin lost")
+	}
+}
+
+func TestRequire(t *testing.T) {
+	req := func(auth map[string]any) *httptest.ResponseRecorder {
+		ev := events.APIGatewayProxyRequest{HTTPMethod: "GET", Path: "/x", RequestContext: events.APIGatewayProxyRequestContext{Authorizer: auth}}
+		r, err := apigw.NewRequest(context.Background(), ev, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		if _, err := (principal.Policy{}).Require(r, principal.Write); err != nil {
+			httpapi.WriteError(rec, r, err)
+		}
+		return rec
+	}
+	if rec := req(map[string]any{"user_id": "u", "scopes": "model:write"}); rec.Body.Len() != 0 {
+		t.Errorf("writer refused: %s", rec.Body)
+	}
+	rec := req(map[string]any{"user_id": "u", "scopes": "model:read"})
+	var body map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	if rec.Code != 403 || body["error"] != "FORBIDDEN" || body["required_scope"] != "write" || len(body["current_scopes"].([]any)) != 1 {
+		t.Errorf("%d %s", rec.Code, rec.Body)
+	}
+	if rec := req(nil); rec.Code != 401 {
+		t.Errorf("no principal: %d", rec.Code)
+	}
+}

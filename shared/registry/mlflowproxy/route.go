@@ -1,0 +1,328 @@
+package mlflowproxy
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
+)
+
+// Path errors. Route returns them in a *PathError with the reason.
+var (
+	// ErrUnsafePath is a path that tries to leave MLflow's API: traversal, an encoded separator,
+	// a backslash, a control character, an absolute URL. Answered 400.
+	ErrUnsafePath = errors.New("unsafe path")
+	// ErrNotMLflowAPI is a safe path that names no MLflow API endpoint. Answered 404.
+	ErrNotMLflowAPI = errors.New("not an MLflow API path")
+	// ErrInternalEndpoint is an endpoint of MLflow's API that only its own UI or the server's
+	// host may call (internalEndpoints). Answered 404 ENDPOINT_NOT_FOUND.
+	ErrInternalEndpoint = errors.New("an MLflow server-internal endpoint")
+)
+
+// PathError is why Route refused a path. Err is ErrUnsafePath or ErrNotMLflowAPI.
+type PathError struct {
+	Err    error
+	Reason string
+}
+
+func (e *PathError) Error() string { return e.Err.Error() + ": " + e.Reason }
+func (e *PathError) Unwrap() error { return e.Err }
+
+func unsafePath(reason string) error { return &PathError{Err: ErrUnsafePath, Reason: reason} }
+func notAPI(reason string) error     { return &PathError{Err: ErrNotMLflowAPI, Reason: reason} }
+func internal(reason string) error   { return &PathError{Err: ErrInternalEndpoint, Reason: reason} }
+
+// Service is the MLflow REST service a route reaches.
+type Service int
+
+// Services reachable through the proxy.
+const (
+	// ServiceTracking is api/<2.0|3.0>/mlflow/: tracking, model registry, logged models, traces…
+	ServiceTracking Service = iota + 1
+	// ServiceArtifacts is api/2.0/mlflow-artifacts/: MLflow's proxied artifact storage.
+	ServiceArtifacts
+	// ServiceVersion is /version, which the client calls to learn the server's release.
+	ServiceVersion
+)
+
+// Route is a client request path mapped onto MLflow.
+type Route struct {
+	// URL is the upstream URL, without a query.
+	URL     *url.URL
+	Service Service
+	// Version is the REST API version, "2.0" or "3.0"; empty for ServiceVersion.
+	Version string
+	// Endpoint is the decoded endpoint after the API prefix, as MLflow routes it ("runs/search").
+	Endpoint string
+}
+
+// Router maps the gateway's MLflow mounts onto one MLflow server.
+type Router struct {
+	base    *url.URL
+	ajaxAPI bool
+}
+
+// NewRouter returns a Router for the server at base (scheme, host and an optional base path).
+// With ajaxAPI, api/<v>/mlflow[-artifacts]/ calls go to MLflow's ajax-api/ twins.
+func NewRouter(base *url.URL, ajaxAPI bool) Router {
+	return Router{base: &url.URL{Scheme: base.Scheme, Host: base.Host, Path: base.Path, RawPath: base.RawPath}, ajaxAPI: ajaxAPI}
+}
+
+// mounts are the gateway paths that reach MLflow. The tracking-URI mounts (MLFLOW_TRACKING_URI=
+// https://<api>/api/mlflow) pass what follows them; the bare-host mounts are MLflow's own paths,
+// for a tracking URI that is just the gateway's host.
+var mounts = []struct {
+	prefix string
+	strip  bool
+}{
+	{"/api/mlflow/", true},
+	{"/mlflow/", true},
+	{"/api/2.0/mlflow/", false},
+	{"/api/2.0/mlflow-artifacts/", false},
+	{"/api/3.0/mlflow/", false},
+}
+
+// apis are MLflow's REST API roots: <root>/<version>/<name>/<endpoint>. MLflow registers every
+// endpoint under both api/ and ajax-api/ (mlflow/server/handlers.py, _get_paths).
+var apis = []struct {
+	version, name string
+	service       Service
+}{
+	{"2.0", "mlflow", ServiceTracking},
+	{"3.0", "mlflow", ServiceTracking},
+	{"2.0", "mlflow-artifacts", ServiceArtifacts},
+}
+
+// Route maps a request path onto MLflow. path is the request's path and rawPath, when set, its
+// original encoding (http.Request.URL.Path and RawPath).
+//
+// API Gateway REST APIs deliver the path still percent-encoded while net/http and the local
+// harness decode it, so the path is read as encoded text: percent escapes are honoured and any
+// character that cannot appear literally in an encoded path is escaped. Every segment is checked
+// at every level of decoding, so no encoding of a traversal gets through, and the result can only
+// name an endpoint of MLflow's API under the configured base URL.
+func (rt Router) Route(path, rawPath string) (Route, error) {
+	segs, err := splitPath(path, rawPath)
+	if err != nil {
+		return Route{}, err
+	}
+	rest, ok := unmount(segs)
+	if !ok {
+		return Route{}, notAPI("no MLflow mount")
+	}
+	decoded := make([]string, len(rest))
+	for i, s := range rest {
+		decoded[i], _ = url.PathUnescape(s) // splitPath left only valid escapes
+	}
+	if len(decoded) > 0 && strings.Contains(decoded[0], ":") {
+		return Route{}, unsafePath("an absolute URL")
+	}
+	route, ok := identify(decoded)
+	if !ok {
+		return Route{}, notAPI("not an MLflow API endpoint")
+	}
+	if why, ok := route.internal(); ok {
+		return Route{}, internal(why)
+	}
+	if rt.ajaxAPI && decoded[0] == "api" {
+		rest[0] = "ajax-api"
+	}
+	route.URL = rt.upstream(rest)
+	return route, nil
+}
+
+// identify recognises the API endpoint a decoded path names.
+func identify(segs []string) (Route, bool) {
+	if len(segs) == 1 && segs[0] == "version" {
+		return Route{Service: ServiceVersion, Endpoint: "version"}, true
+	}
+	if len(segs) < 4 || (segs[0] != "api" && segs[0] != "ajax-api") || segs[3] == "" {
+		return Route{}, false
+	}
+	for _, a := range apis {
+		if segs[1] == a.version && segs[2] == a.name {
+			return Route{Service: a.service, Version: a.version, Endpoint: strings.Join(segs[3:], "/")}, true
+		}
+	}
+	return Route{}, false
+}
+
+// internalEndpoints are the endpoints under MLflow's API roots that the gateway never serves, to
+// anyone: MLflow's localhost-only and server-internal routes, the ones only its web UI calls
+// (MLflow 3.17's handlers.get_endpoints registers these under ajax-api/ alone, and its FastAPI
+// routers add the assistant), and those that run work on the MLflow server, under api/ too. None
+// is called by the stock client (TestEveryClientEndpointMaps);
+// TestInternalEndpointsOfTheInstalledMLflow derives the list from MLflow itself (its routes, and
+// its handlers' source for job submission and processes) and fails when an upgrade adds one. Patterns are matched on the decoded endpoint, segment by segment, under api/
+// and ajax-api/ and in every API version (MLFLOW_AJAX_API sends api/ calls to ajax-api/): "*" is
+// one segment, a final "**" any rest. The MLflow operation catalog (a later issue) replaces this
+// list with an allowlist of the client's operations.
+var internalEndpoints = []struct {
+	service Service
+	pattern string
+	why     string
+}{
+	{ServiceTracking, "assistant/**", "MLflow's Assistant is meant for localhost only"},
+	{ServiceTracking, "gateway-proxy", "the UI's AI gateway proxy"},
+	{ServiceTracking, "gateway/supported-providers", "a UI helper of the AI gateway"},
+	{ServiceTracking, "gateway/supported-models", "a UI helper of the AI gateway"},
+	{ServiceTracking, "gateway/provider-config", "a UI helper of the AI gateway"},
+	{ServiceTracking, "gateway/secrets/config", "a UI helper of the AI gateway"},
+	{ServiceTracking, "jobs/**", "MLflow's server-side job runner"},
+	// Every prompt-optimization route drives a job on MLflow's runner (create submits it, get and
+	// cancel reach the runner, delete removes its run); the stock client's optimize_prompts runs
+	// the optimizer in the caller's process and never calls them.
+	{ServiceTracking, "prompt-optimization/**", "prompt optimization jobs on the MLflow server"},
+	{ServiceTracking, "scorer/invoke", "runs a scorer on the MLflow server"},
+	{ServiceTracking, "issues/invoke", "runs issue detection on the MLflow server"},
+	{ServiceTracking, "genai/evaluate/invoke", "runs an evaluation on the MLflow server"},
+	{ServiceTracking, "runs/create-promptlab-run", "runs a prompt on the MLflow server"},
+	{ServiceTracking, "demo/**", "generates or deletes MLflow's demo data"},
+	{ServiceTracking, "ui-telemetry", "the web UI's telemetry"},
+	{ServiceTracking, "upload-artifact", "the web UI's artifact upload"},
+	{ServiceTracking, "get-trace-artifact", "the web UI's trace download"},
+	{ServiceTracking, "logged-models/*/artifacts/files", "the web UI's logged-model file view"},
+	{ServiceTracking, "metrics/get-history-bulk", "the web UI's metric charts"},
+	{ServiceTracking, "experiments/search-datasets", "the web UI's dataset search"},
+}
+
+// internal reports whether the route names one of internalEndpoints, and why it is refused.
+func (r Route) internal() (string, bool) {
+	segs := strings.Split(strings.TrimSuffix(r.Endpoint, "/"), "/")
+	for _, e := range internalEndpoints {
+		if e.service == r.Service && matchSegments(strings.Split(e.pattern, "/"), segs) {
+			return e.why, true
+		}
+	}
+	return "", false
+}
+
+func matchSegments(pattern, segs []string) bool {
+	for i, p := range pattern {
+		if p == "**" {
+			return true
+		}
+		if i >= len(segs) || (p != "*" && p != segs[i]) {
+			return false
+		}
+	}
+	return len(segs) == len(pattern)
+}
+
+// upstream joins the encoded segments to the base URL.
+func (rt Router) upstream(segs []string) *url.URL {
+	raw := strings.TrimSuffix(rt.base.EscapedPath(), "/") + "/" + strings.Join(segs, "/")
+	path, _ := url.PathUnescape(raw) // the base's EscapedPath and the segments are valid encodings
+	return &url.URL{Scheme: rt.base.Scheme, Host: rt.base.Host, Path: path, RawPath: raw}
+}
+
+// unmount strips the mount from the encoded segments of an absolute path, returning what goes
+// under MLflow's base URL.
+func unmount(segs []string) ([]string, bool) {
+	joined := "/" + strings.Join(segs, "/")
+	for _, m := range mounts {
+		if !strings.HasPrefix(joined, m.prefix) {
+			continue
+		}
+		n := strings.Count(m.prefix, "/") - 1 // segments in the prefix
+		if m.strip {
+			return segs[n:], true
+		}
+		return segs, true
+	}
+	return nil, false
+}
+
+// splitPath validates an absolute path segment by segment and returns its segments encoded as
+// they will be sent. An empty segment is allowed only last (a trailing slash).
+func splitPath(path, rawPath string) ([]string, error) {
+	src := path
+	if rawPath != "" {
+		// net/http sets RawPath only when it is a valid encoding of Path; anything else was forged.
+		if dec, err := url.PathUnescape(rawPath); err != nil || dec != path {
+			return nil, unsafePath("inconsistent path encoding")
+		}
+		src = rawPath
+	}
+	if !strings.HasPrefix(src, "/") {
+		return nil, unsafePath("not an absolute path")
+	}
+	segs := strings.Split(src[1:], "/")
+	for i, s := range segs {
+		if s == "" && i < len(segs)-1 {
+			return nil, unsafePath("an empty path segment")
+		}
+		if err := checkSegment(s); err != nil {
+			return nil, err
+		}
+		segs[i] = escapeSegment(s)
+	}
+	return segs, nil
+}
+
+// maxDecodes bounds how many layers of percent-encoding a segment may carry. Real names carry
+// one; decoding strictly shortens the text, so the bound only caps the work on hostile input.
+const maxDecodes = 8
+
+// checkSegment rejects a segment that is, or decodes at any depth to, a dot segment, a separator
+// (/ or \) or a control character: whichever layer some server along the way decodes, it must
+// not find a way out of the path.
+func checkSegment(seg string) error {
+	for depth := 0; ; depth++ {
+		switch {
+		case seg == "." || seg == "..":
+			return unsafePath("a dot segment")
+		case strings.ContainsAny(seg, `/\`):
+			return unsafePath("an encoded separator or backslash")
+		case strings.ContainsFunc(seg, isControl):
+			return unsafePath("a control character")
+		}
+		next := httpapi.LenientUnescape(seg)
+		if next == seg {
+			return nil
+		}
+		if depth == maxDecodes {
+			return unsafePath("too many layers of encoding")
+		}
+		seg = next
+	}
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// escapeSegment returns s as valid encoded path text: valid escapes and RFC 3986 pchar
+// characters stay, everything else (a space, a lone %, a decoded ? or #, non-ASCII bytes) is
+// escaped. An already-encoded segment comes back unchanged.
+func escapeSegment(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteString(s[i : i+3])
+			i += 2
+		case isPchar(c):
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// isPchar reports whether c may appear literally in a path segment (RFC 3986: unreserved,
+// sub-delims, ':' and '@').
+func isPchar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}

@@ -1,0 +1,179 @@
+// Package registration is the registration API of SPEC section 5: POST /api/models/register
+// registers a logged model in MLflow exactly as mlflow.register_model would, POST
+// /api/models/tokenized-registration-events announces a version the client registered itself,
+// and GET /api/registrations/{registration_id} shows a registration and its events.
+//
+// Each registration is a record in DynamoDB holding the events it owes (model_registered and,
+// when the model qualifies, model_ready_to_deploy). The handler publishes them through an
+// EventPublisher when it has one; what does not go out stays pending for the outbox function.
+package registration
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
+)
+
+// GatewayTimeout is API Gateway's integration timeout: every answer must be sent before it.
+const GatewayTimeout = 29 * time.Second
+
+// answerMargin is kept free of MLflow calls before the deadline, for the record write, the
+// publication of the events and the answer itself.
+const answerMargin = 1500 * time.Millisecond
+
+// publishMargin is kept free of event publication before the deadline: events that are not out by
+// then stay pending for the outbox rather than delay the answer past the gateway's timeout.
+const publishMargin = 500 * time.Millisecond
+
+// MLflow is the part of the MLflow API the handler uses; *mlflow.Client satisfies it.
+type MLflow interface {
+	GetRun(ctx context.Context, runID string) (*mlflow.Run, error)
+	FindLoggedModels(ctx context.Context, experimentID, runID, name string) ([]mlflow.LoggedModel, error)
+	GetLoggedModel(ctx context.Context, modelID string) (*mlflow.LoggedModel, error)
+	ListArtifacts(ctx context.Context, runID, path string) ([]mlflow.FileInfo, error)
+	CreateRegisteredModel(ctx context.Context, name string) error
+	CreateModelVersion(ctx context.Context, mv mlflow.NewModelVersion) (*mlflow.ModelVersion, error)
+	GetModelVersion(ctx context.Context, name, version string) (*mlflow.ModelVersion, error)
+	FindModelVersionsByTag(ctx context.Context, key, value string) ([]mlflow.ModelVersion, error)
+	SetModelVersionTag(ctx context.Context, name, version string, tag mlflow.Tag) error
+	SetRunTags(ctx context.Context, runID string, tags []mlflow.Tag) error
+}
+
+// Store is the part of the registrations table the handler uses; *regstore.Store satisfies it.
+type Store interface {
+	Create(ctx context.Context, rec regstore.Registration) error
+	ReplaceOwn(ctx context.Context, rec regstore.Registration) error
+	ClaimOwner(ctx context.Context, pk, userID, modelName, version string, now time.Time) (string, error)
+	Get(ctx context.Context, registrationID string) (*regstore.Registration, error)
+	MarkPublished(ctx context.Context, registrationID string, eventIDs []string) error
+	ClaimIdempotency(ctx context.Context, rec regstore.Idempotency, now time.Time) (*regstore.Idempotency, error)
+	TakeOverIdempotency(ctx context.Context, pk, from, to string, leaseUntil, now time.Time) (*regstore.Idempotency, error)
+	MarkCreateSent(ctx context.Context, pk, owner string, now time.Time) error
+	CompleteIdempotency(ctx context.Context, pk, owner string) error
+	ReleaseIdempotency(ctx context.Context, pk, owner string) error
+	LeaseIdempotency(ctx context.Context, pk, owner string, until time.Time) error
+}
+
+// EventPublisher sends a registration's pending events (one PutEvents) and returns the ids of
+// those that went out; the rest stay pending for the outbox.
+type EventPublisher interface {
+	Publish(ctx context.Context, evs []regstore.Event) (published []string, err error)
+}
+
+// Deps is what the handler works with.
+type Deps struct {
+	MLflow MLflow
+	Store  Store
+	// Publisher publishes events as soon as their record is written. Nil leaves every event
+	// pending, for the outbox function to publish.
+	Publisher EventPublisher
+	// AdminEmails are callers treated as admins (they may read anyone's registration).
+	AdminEmails []string
+	// MLflowTimeout is the per-call timeout the MLflow client applies: how long MLflow may still
+	// be working on a call the handler gave up on.
+	MLflowTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the registration API.
+type Handler struct {
+	mlflow    MLflow
+	store     Store
+	publisher EventPublisher
+	policy    principal.Policy
+	timeout   time.Duration
+	now       func() time.Time
+	mux       *httpapi.Mux
+}
+
+// New builds the handler.
+func New(d Deps) *Handler {
+	h := &Handler{
+		mlflow: d.MLflow, store: d.Store, publisher: d.Publisher,
+		policy: principal.Policy{AdminEmails: d.AdminEmails}, timeout: d.MLflowTimeout, now: d.Now,
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.mux = httpapi.NewMux()
+	h.mux.Handle("POST /api/models/register", httpapi.Endpoint(h.register))
+	h.mux.Handle("POST /api/models/tokenized-registration-events", httpapi.Endpoint(h.announce))
+	h.mux.Handle("GET /api/registrations/{registration_id}", httpapi.Endpoint(h.get))
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Answers are per user and per moment (event statuses change): no cache may keep them.
+	w.Header().Set("Cache-Control", "no-store")
+	h.mux.ServeHTTP(w, r)
+}
+
+// deadline is when this request's answer must be on its way: the invocation's deadline or the
+// gateway's timeout, whichever comes first.
+func deadline(ctx context.Context, start time.Time) time.Time {
+	d := start.Add(GatewayTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(d) {
+		d = dl
+	}
+	return d
+}
+
+// mlflowContext bounds every MLflow call of a request so that the answer, 504 included, still
+// goes out before the gateway gives up.
+func mlflowContext(ctx context.Context, start time.Time) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(ctx, deadline(ctx, start).Add(-answerMargin))
+}
+
+// get is GET /api/registrations/{registration_id}: the caller's own registrations (an admin's:
+// anyone's), with their events' current statuses. Anything else is the same 404, so ids of other
+// users' registrations cannot be probed.
+func (h *Handler) get(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	caller, err := h.policy.Require(r, principal.Read)
+	if err != nil {
+		return 0, nil, err
+	}
+	id := r.PathValue("registration_id")
+	missing := notFound(CodeRegistrationNotFound, "no such registration among yours")
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return 0, nil, missing
+	}
+	rec, err := h.store.Get(r.Context(), id)
+	if errors.Is(err, regstore.ErrNotFound) {
+		return 0, nil, missing
+	}
+	if err != nil {
+		return 0, nil, storeUnavailable(err)
+	}
+	if rec.UserID != caller.UserID && !h.admin(caller) {
+		logging.FromContext(r.Context()).Info("registration of another user requested", "registration_id", id)
+		return 0, nil, missing
+	}
+	v, err := view(rec)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, v, nil
+}
+
+// admin reports whether caller may act on any user's registrations.
+func (h *Handler) admin(caller principal.Principal) bool {
+	return caller.Level(h.policy.AdminEmails) >= principal.Admin
+}
+
+// storeUnavailable is a failed read or write of the registrations table.
+func storeUnavailable(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return httpapi.Unavailable("the registrations table is unavailable; retry shortly", 1, err)
+}

@@ -1,0 +1,282 @@
+package registration
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
+)
+
+// attempt is one request's try at a registration.
+type attempt struct {
+	caller         principal.Principal
+	req            RegisterRequest
+	start          time.Time
+	registrationID string
+	// idempotent: the request carries an Idempotency-Key, so a retry can complete it.
+	idempotent bool
+	// recovering: the id was taken over from a request that died, which may have created the
+	// version (and even the record) already.
+	recovering bool
+	// pk and owner are the Idempotency-Key's record and this attempt's hold on it.
+	pk, owner string
+	// createSent: a request holding this key before sent MLflow the version's create, whose
+	// outcome it never learnt, at createSentAt. This attempt may find that version, never create
+	// another.
+	createSent   bool
+	createSentAt time.Time
+	// clean: a recovering attempt found that the request it took over sent no create and left
+	// no version, so a failure of its own that MLflow definitely refused leaves nothing behind.
+	clean bool
+}
+
+// outcome is a registration's answer, and whether this request created its model version.
+type outcome struct {
+	view    Registered
+	created bool
+}
+
+// unsettled is a failure after which MLflow may hold this registration's version: its
+// idempotency key must not be released (a retry with a fresh id would register twice), only
+// handed on to a retry after a while, which then looks for the version by its tag (and, having
+// the create-sent mark, never creates another one; see createOnce).
+type unsettled struct {
+	err   error
+	after time.Duration // until MLflow can no longer be working on the call given up on
+}
+
+func (u *unsettled) Error() string { return u.err.Error() }
+func (u *unsettled) Unwrap() error { return u.err }
+
+// register is POST /api/models/register.
+func (h *Handler) register(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	a := &attempt{start: h.now()}
+	var err error
+	if a.caller, err = h.policy.Require(r, principal.Write); err != nil {
+		return 0, nil, err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	key, keyErr := idempotencyKey(r.Header)
+	a.req, err = DecodeRegister(body)
+	if err = withKeyError(err, keyErr); err != nil {
+		return 0, nil, err
+	}
+	if err := a.req.announcement().checkDetailSize(a.caller.UserID, a.caller.KeyID, ""); err != nil {
+		return 0, nil, err
+	}
+	var out outcome
+	if key == "" {
+		// Without a key nothing is deduplicated: each call registers a version.
+		a.registrationID = uuid.NewString()
+		out, err = h.registerOnce(r.Context(), a)
+	} else {
+		a.idempotent = true
+		out, err = h.registerIdempotent(r.Context(), a, key, body)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if !out.created {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	logging.FromContext(r.Context()).Info("model registered", "registration_id", out.view.RegistrationID,
+		"model_name", out.view.ModelName, "version", out.view.Version, "user_id", a.caller.UserID, "created", out.created)
+	return http.StatusCreated, out.view, nil
+}
+
+// registerOnce registers a's model version and records it: resolve the model (two MLflow
+// calls), create the registered model if missing and tag the run (concurrently, one call each),
+// create the version with all its tags (one call). A recovering attempt first looks for what the
+// dead request left.
+func (h *Handler) registerOnce(ctx context.Context, a *attempt) (outcome, error) {
+	mctx, cancel := mlflowContext(ctx, a.start)
+	defer cancel()
+	if a.recovering {
+		if out, done, err := h.resume(ctx, mctx, a); done || err != nil {
+			return out, err
+		}
+	}
+	src, err := h.resolve(mctx, a.req)
+	if err != nil {
+		return outcome{}, err
+	}
+	// Before MLflow's first write: a name another user registered is refused, changing nothing.
+	if err := h.claimModel(ctx, a.caller, a.req.ModelName); err != nil {
+		return outcome{}, err
+	}
+	if err := h.prepare(mctx, a.req, src); err != nil {
+		return outcome{}, err
+	}
+	if err := h.markCreateSent(ctx, a); err != nil {
+		return outcome{}, err
+	}
+	mv, err := h.mlflow.CreateModelVersion(mctx, mlflow.NewModelVersion{
+		Name: a.req.ModelName, Source: src.URI, RunID: src.RunID, ModelID: src.ModelID,
+		Description: a.req.Description,
+		Tags:        versionTags(a.req, a.registrationID, src.RunID, a.caller.UserID),
+	})
+	if err != nil {
+		mapped := fromMLflow(err, nil)
+		if !definite(err) {
+			return outcome{}, &unsettled{err: mapped, after: h.timeout}
+		}
+		return outcome{}, mapped
+	}
+	v, err := h.finish(ctx, a, src, mv)
+	if err != nil {
+		return outcome{}, &unsettled{err: err}
+	}
+	return outcome{view: v, created: true}, nil
+}
+
+// prepare makes what the version needs: its registered model (an existing one is fine) and the
+// metadata tags on its run.
+func (h *Handler) prepare(ctx context.Context, req RegisterRequest, src source) error {
+	ensureModel := func() error {
+		err := h.mlflow.CreateRegisteredModel(ctx, req.ModelName)
+		if c := mlflow.Code(err); c == mlflow.ResourceAlreadyExists || c == "ALREADY_EXISTS" {
+			return nil
+		}
+		return fromMLflow(err, nil)
+	}
+	tagRun := func() error {
+		tags := req.Metadata.Tags()
+		if len(tags) == 0 || src.RunID == "" {
+			return nil
+		}
+		return fromMLflow(h.mlflow.SetRunTags(ctx, src.RunID, mlflow.Tags(tags, metadataTags)), runNotFound(src.RunID))
+	}
+	return parallel(ensureModel, tagRun)
+}
+
+// resume finishes the work of the dead request whose registration id a took over: its record if
+// it got that far, else its model version, found by the registration id it was tagged with.
+// done is false when the dead request created nothing, and a must register from scratch.
+func (h *Handler) resume(ctx, mctx context.Context, a *attempt) (out outcome, done bool, err error) {
+	rec, err := h.store.Get(ctx, a.registrationID)
+	switch {
+	case err == nil:
+		v, err := view(rec)
+		return outcome{view: v}, true, err
+	case !errors.Is(err, regstore.ErrNotFound):
+		return outcome{}, false, storeUnavailable(err)
+	}
+	found, err := h.mlflow.FindModelVersionsByTag(mctx, TagRegistrationID, a.registrationID)
+	if err != nil {
+		return outcome{}, false, fromMLflow(err, nil)
+	}
+	if len(found) == 0 {
+		if a.createSent {
+			// The create may still land (MLflow finishes a request its client left): creating
+			// again could make two versions. The version is looked for again on every retry until
+			// MLflow can no longer be committing it; this search, made after that, is the last
+			// word: the version was not created.
+			if h.now().Before(a.createSentAt.Add(h.createSettles())) {
+				return outcome{}, false, outcomeUnknown()
+			}
+			return outcome{}, false, outcomeLost()
+		}
+		a.clean = true
+		return outcome{}, false, nil
+	}
+	mv := &found[0] // at most one create was ever sent for this id (createOnce)
+	src := source{URI: mv.Source, RunID: mv.RunID}
+	v, err := h.finish(ctx, a, src, mv)
+	return outcome{view: v}, true, err
+}
+
+// createOnce: at most one CreateModelVersion is ever sent per registration id, which is what
+// makes a double registration impossible rather than unlikely. MLflow offers nothing to make the
+// create itself idempotent (no client-chosen version id, no conditional create, tags are not
+// unique), and a create whose answer was lost may still be committed at any later time: MLflow
+// finishes a request after its client gave up, and no lease or wait on our side bounds when.
+// So no search, however late, can prove that a lost create will never land. Instead:
+//   - an attempt holding the Idempotency-Key marks it create_sent (a conditional write on it
+//     still holding the key) before it sends the create, and sends nothing if the mark fails;
+//   - a take-over moves the key and reads the mark in one atomic update, so it sees the mark of
+//     every holder that could have sent a create (a holder taken over from can no longer mark);
+//   - an attempt that sees the mark never creates: it looks for the version by its
+//     hokusai_registration_id tag and finishes the registration when it is there, or answers
+//     409 REGISTRATION_OUTCOME_UNKNOWN (keeping the key) when it is not yet.
+//
+// Without an Idempotency-Key nothing is deduplicated, so there is nothing to mark.
+func (h *Handler) markCreateSent(ctx context.Context, a *attempt) error {
+	if !a.idempotent {
+		return nil
+	}
+	err := h.store.MarkCreateSent(ctx, a.pk, a.owner, h.now())
+	if errors.Is(err, regstore.ErrConflict) {
+		return inProgress() // taken over: the new holder registers, this attempt must not
+	}
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	return nil
+}
+
+// finish records the registration of mv, publishes its events and returns the answer. The
+// version is the caller's from now on (its name is already theirs).
+func (h *Handler) finish(ctx context.Context, a *attempt, src source, mv *mlflow.ModelVersion) (Registered, error) {
+	if err := h.claimVersion(ctx, a.caller, mv.Name, mv.Version); err != nil {
+		return Registered{}, err
+	}
+	at := a.start
+	if mv.CreationTimestamp > 0 {
+		at = time.UnixMilli(int64(mv.CreationTimestamp))
+	}
+	rec, err := a.req.announcement().record(landing{
+		RegistrationID: a.registrationID, Version: mv.Version, RunID: src.RunID,
+		ModelURI: "models:/" + mv.Name + "/" + mv.Version, At: at, UserID: a.caller.UserID, KeyID: a.caller.KeyID,
+	})
+	if err != nil {
+		return Registered{}, err
+	}
+	err = h.store.Create(ctx, rec)
+	if errors.Is(err, regstore.ErrExists) {
+		// Written by the request this one took over from, after all.
+		existing, err := h.store.Get(ctx, a.registrationID)
+		if err != nil {
+			return Registered{}, storeUnavailable(err)
+		}
+		return view(existing)
+	}
+	if err != nil {
+		detail := "the model version was registered in MLflow but the registration could not be recorded"
+		if a.idempotent {
+			detail += "; retry with the same Idempotency-Key to complete it"
+		} else {
+			detail += "; its events were not emitted (send an Idempotency-Key so that a retry can complete a registration)"
+		}
+		return Registered{}, httpapi.Unavailable(detail, 1, err)
+	}
+	h.publish(ctx, a.start, &rec)
+	return view(&rec)
+}
+
+// parallel runs calls concurrently and returns the first error in their order.
+func parallel(calls ...func() error) error {
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Go(func() { errs[i] = call() })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
