@@ -8,12 +8,16 @@ GOARCH     ?= arm64
 BUILD_DIR  ?= build
 VENV       := .venv
 PY         := $(VENV)/bin/python
-# node_modules holds Go-looking template files; name our packages instead of ./...
-GO_PKGS    := ./shared/... ./functions/... ./infra/... $(shell test -d events && echo ./events/...)
+MODULE     := github.com/hokusai-protocol/registry-gateway
+# node_modules holds Go-looking template files; name our folders instead of ./...
+GO_DIRS    := shared functions infra events
+# A folder with its own go.mod (events/, the contract subscribers import without the CDK) is a
+# module the root's ./... stops at: it is named by import path, which the root's replace resolves.
+GO_PKGS    := $(foreach d,$(GO_DIRS),$(if $(wildcard $(d)/go.mod),$(MODULE)/$(d)/...,./$(d)/...))
 # functions/internal holds what the mains share (their start-up), not a function
 FUNCTIONS  := $(filter-out internal,$(notdir $(wildcard functions/*)))
 VERSION    := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS    := -s -w -X github.com/hokusai-protocol/registry-gateway/shared/platform/buildinfo.Version=$(VERSION)
+LDFLAGS    := -s -w -X $(MODULE)/shared/platform/buildinfo.Version=$(VERSION)
 # A count, not a duration: a duration-based -fuzztime in Go 1.26 can end in a spurious "context
 # deadline exceeded" failure (golang/go#75804, fixed in 1.27). FUZZTIME=10m make fuzz still works.
 FUZZTIME   ?= 20000x
@@ -38,8 +42,9 @@ node_modules/.stamp: package.json package-lock.json
 	echo "module node_modules_ignored" > node_modules/go.mod
 	touch $@
 
-.cache/go-mod.stamp: go.mod go.sum
+.cache/go-mod.stamp: go.mod go.sum events/go.mod events/go.sum
 	go mod download
+	go -C events mod download
 	mkdir -p .cache && touch $@
 
 deps: $(VENV)/.stamp node_modules/.stamp .cache/go-mod.stamp ## install Go modules, the Python virtualenv and Node packages
@@ -76,11 +81,12 @@ test: deps build ## everything: unit and stack tests, fuzzing briefly, synth of 
 	@echo "cfn-lint: every environment's template is clean"
 
 fuzz: .cache/go-mod.stamp ## run every fuzz target for FUZZTIME (20000 inputs each; FUZZTIME=5m for a longer run)
-	@grep -rl --include='*_test.go' '^func Fuzz' $(subst /...,,$(GO_PKGS)) | sort | while read -r f; do \
-	  pkg=./$$(dirname $$f); \
+	@# -C: each package is fuzzed from its own folder, so in whichever module holds it
+	@grep -rl --include='*_test.go' '^func Fuzz' $(GO_DIRS) | sort | while read -r f; do \
+	  dir=$$(dirname $$f); \
 	  for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' $$f | cut -d' ' -f2); do \
-	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
-	    go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg > .cache/fuzz.log 2>&1 || { cat .cache/fuzz.log; exit 1; }; \
+	    echo "fuzz ./$$dir $$t ($(FUZZTIME))"; \
+	    go -C $$dir test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . > .cache/fuzz.log 2>&1 || { cat .cache/fuzz.log; exit 1; }; \
 	  done; \
 	done
 

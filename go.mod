@@ -19,7 +19,7 @@ require (
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/cdklabs/cdk-nag-go/cdknag/v2 v2.38.2
 	github.com/google/uuid v1.6.0
-	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+	github.com/hokusai-protocol/registry-gateway/events v0.0.0
 )
 
 require (
@@ -46,6 +46,7 @@ require (
 	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/yuin/goldmark v1.7.16 // indirect
 	golang.org/x/lint v0.0.0-20241112194109-818c5a804067 // indirect
 	golang.org/x/mod v0.42.0 // indirect
@@ -61,3 +62,7 @@ require (
 )
 
 tool gotest.tools/gotestsum
+
+// events/ is a module of its own, so a subscriber imports the contract without the CDK; in this
+// checkout the root builds against it as it is, never a published version.
+replace github.com/hokusai-protocol/registry-gateway/events => ./events
