@@ -5,7 +5,9 @@ import (
 	"go/build"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -88,5 +90,74 @@ func TestSharedHoldsOnlyTheLayers(t *testing.T) {
 		if e.IsDir() && layer("shared/"+e.Name()) < 0 {
 			t.Errorf("shared/%s is not one of the layers %v", e.Name(), layers)
 		}
+	}
+}
+
+// No production code serves through net/http/httptest: it is a test recorder (unbounded, and
+// documented for tests), and a binary that links it carries test machinery. Test files and the
+// *test helper packages may use it; this checks the non-test files of shared/ and functions/.
+func TestNoHTTPTestInProductionCode(t *testing.T) {
+	for _, root := range []string{".", "../functions"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			p, err := build.ImportDir(path, build.ImportComment)
+			if err != nil {
+				if _, ok := err.(*build.NoGoError); ok {
+					return nil
+				}
+				return err
+			}
+			if strings.HasSuffix(p.Name, "test") {
+				return nil // a test helper package (keystoretest, eventpubtest)
+			}
+			if slices.Contains(p.Imports, "net/http/httptest") {
+				t.Errorf("%s imports net/http/httptest outside its tests", path)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The binaries link what they import transitively, which the per-file check above cannot see:
+// no function links net/http/httptest, and the authorizer, which only describes principals, links
+// no HTTP adapter (principal knows nothing of HTTP; the request check is package access).
+func TestFunctionsLinkNoTestMachinery(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go tool is needed to list the functions' dependencies: %v", err)
+	}
+	cmd := exec.Command(goTool, "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "./functions/...", "./shared/auth/principal")
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	forbidden := map[string][]string{
+		"":                      {"net/http/httptest"},
+		"functions/authorizer":  {module + "shared/platform/apigw", module + "shared/platform/httpapi"},
+		"shared/auth/principal": {module + "shared/platform/apigw", module + "shared/platform/httpapi", "net/http"},
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg, _ := strings.CutPrefix(fields[0], module)
+		if !strings.HasPrefix(pkg, "functions/") && pkg != "shared/auth/principal" {
+			continue
+		}
+		seen++
+		deps := fields[1:]
+		for _, bad := range append(forbidden[""], forbidden[pkg]...) {
+			if slices.Contains(deps, bad) {
+				t.Errorf("%s links %s", pkg, bad)
+			}
+		}
+	}
+	if seen < 3 {
+		t.Fatalf("go list named %d packages, expected the functions and principal:\n%s", seen, out)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/access"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
@@ -92,7 +93,7 @@ type Revoked struct {
 type Handler struct {
 	cfg    Config
 	store  Store
-	policy principal.Policy
+	policy access.Policy
 	mux    *httpapi.Mux
 	// now is the clock; tests replace it.
 	now func() time.Time
@@ -101,7 +102,7 @@ type Handler struct {
 // New builds the handler. In AUTH_SOURCE=external mode it answers every request with
 // KEYS_API_DISABLED.
 func New(cfg Config, store Store) *Handler {
-	h := &Handler{cfg: cfg, store: store, policy: principal.Policy{AdminEmails: cfg.AdminEmails}, now: time.Now}
+	h := &Handler{cfg: cfg, store: store, policy: access.Policy{AdminEmails: cfg.AdminEmails}, now: time.Now}
 	h.mux = httpapi.NewMux()
 	h.mux.Handle("POST /api/keys", httpapi.Endpoint(h.create))
 	h.mux.Handle("GET /api/keys", httpapi.Endpoint(h.list))

@@ -1,17 +1,12 @@
 // Package principal is the authenticated caller as the authorizer describes it to every function,
-// and the scope rules of SPEC section 4 that each function enforces for its own actions.
+// and the scope rules of SPEC section 4 that each function enforces for its own actions. It knows
+// nothing of HTTP: the check of a request's caller is package access.
 package principal
 
 import (
-	"context"
-	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
-	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 )
 
 // Principal is who is calling.
@@ -98,33 +93,4 @@ func (p Principal) Level(adminEmails []string) Level {
 		return Read
 	}
 	return None
-}
-
-// Policy is a function's view of the rules: its ADMIN_EMAILS.
-type Policy struct {
-	AdminEmails []string
-}
-
-// From returns the principal of an API Gateway request (set by the authorizer).
-func From(ctx context.Context) (Principal, bool) {
-	rc, ok := apigw.RequestContext(ctx)
-	if !ok {
-		return Principal{}, false
-	}
-	return FromAuthorizer(rc.Authorizer)
-}
-
-// Require returns the principal if it has at least level, or the 401/403 to answer with.
-func (pol Policy) Require(r *http.Request, level Level) (Principal, error) {
-	p, ok := From(r.Context())
-	if !ok {
-		// Only a misconfigured route (no authorizer) gets here.
-		return p, httpapi.NewError(http.StatusUnauthorized, "UNAUTHORIZED", "Missing, invalid or revoked API key")
-	}
-	if p.Level(pol.AdminEmails) < level {
-		e := httpapi.NewError(http.StatusForbidden, "FORBIDDEN", fmt.Sprintf("this action needs %s scope", level))
-		e.Extra = map[string]any{"required_scope": level.String(), "current_scopes": append([]string{}, p.Scopes...)}
-		return p, e
-	}
-	return p, nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/backoff"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -148,14 +148,13 @@ func (p *Publisher) maxAttempts() int {
 }
 
 // backoff is the wait before retry n (n ≥ 1): BaseDelay·2^(n-1), the upper half jittered so that
-// publishers throttled together do not come back together.
+// publishers throttled together do not come back together. MaxAttempts bounds n, so no cap.
 func (p *Publisher) backoff(n int) time.Duration {
 	base := p.BaseDelay
 	if base <= 0 {
 		base = DefaultBaseDelay
 	}
-	d := base << (n - 1)
-	return d/2 + rand.N(d/2+1)
+	return backoff.EqualJitter(backoff.Exponential{Base: base}.Delay(n - 1))
 }
 
 // sleep waits d, or fails at once when ctx would end first: waiting into a deadline we know we

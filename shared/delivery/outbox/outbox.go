@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/backoff"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -75,7 +75,7 @@ func New(cfg Config, store Store, pub Publisher, log *slog.Logger, metrics io.Wr
 	return &Relay{
 		Store: store, Publisher: pub, Log: log, Metrics: metrics, Environment: cfg.Environment,
 		Batch: cfg.Batch, BaseBackoff: cfg.BaseBackoff, MaxBackoff: cfg.MaxBackoff,
-		Now: time.Now, Jitter: EqualJitter,
+		Now: time.Now, Jitter: backoff.EqualJitter,
 	}
 }
 
@@ -204,25 +204,11 @@ func pendingEvents(reg regstore.Registration) (pending []regstore.Event, attempt
 // backoff is the wait after a failure that follows `attempts` earlier ones:
 // BaseBackoff·2^attempts, capped at MaxBackoff, then jittered.
 func (r *Relay) backoff(attempts int) time.Duration {
-	d := r.MaxBackoff
-	if attempts < 32 { // beyond, the shift overflows; the cap was passed long before
-		if b := r.BaseBackoff << attempts; b > 0 && b < d {
-			d = b
-		}
-	}
+	d := backoff.Exponential{Base: r.BaseBackoff, Max: r.MaxBackoff}.Delay(attempts)
 	if r.Jitter != nil {
 		d = r.Jitter(d)
 	}
 	return d
-}
-
-// EqualJitter returns a duration in [d/2, d]: spread out, so registrations that failed together
-// (a bus outage) do not all come due in the same run, yet never shorter than half the backoff.
-func EqualJitter(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d-d/2+1)
 }
 
 // survey counts the registrations still owing events and the age of the oldest.

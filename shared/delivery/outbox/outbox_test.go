@@ -243,16 +243,6 @@ func TestBackoffSchedule(t *testing.T) {
 	}
 }
 
-func TestEqualJitterStaysInTheUpperHalf(t *testing.T) {
-	for _, d := range []time.Duration{0, 1, 2, 3, time.Second, 15 * time.Minute} {
-		for range 200 {
-			if j := outbox.EqualJitter(d); j < d/2 || j > d {
-				t.Fatalf("EqualJitter(%s) = %s", d, j)
-			}
-		}
-	}
-}
-
 func TestFailures(t *testing.T) {
 	tests := []struct {
 		name       string

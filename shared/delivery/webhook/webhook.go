@@ -40,6 +40,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/backoff"
 )
 
 // Request headers.
@@ -232,12 +234,7 @@ func (d *Deliverer) backOff(ctx context.Context, rec lambdaevents.SQSMessage, lo
 		return
 	}
 	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	wait := d.RetryMax
-	if n := max(receives, 1) - 1; n < 32 {
-		if w := d.RetryBase << n; w > 0 && w < wait {
-			wait = w
-		}
-	}
+	wait := backoff.Exponential{Base: d.RetryBase, Max: d.RetryMax}.Delay(receives - 1)
 	queue, err := d.queueURL(ctx, rec.EventSourceARN)
 	if err == nil {
 		_, err = d.Queue.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{

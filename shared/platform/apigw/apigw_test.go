@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -195,3 +196,155 @@ func FuzzNewRequest(f *testing.F) {
 		}
 	})
 }
+
+// The buffered writer answers as net/http would: these pin what the handler's client sees.
+func TestHandlerWriterSemantics(t *testing.T) {
+	for _, tc := range []struct {
+		name, method string
+		h            http.HandlerFunc
+		status       int
+		contentType  string
+		body         string
+		header       map[string]string // headers that must (value) or must not ("") be there
+	}{
+		{"nothing written is an empty 200", "GET", func(http.ResponseWriter, *http.Request) {}, 200, "", "", nil},
+		{"an unset Content-Type is sniffed", "GET", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "<html><body>hi</body></html>")
+		}, 200, "text/html; charset=utf-8", "<html><body>hi</body></html>", nil},
+		{"headers are fixed at WriteHeader", "GET", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Before", "1")
+			w.WriteHeader(202)
+			w.Header().Set("X-After", "1")
+			w.WriteHeader(500)
+		}, 202, "", "", map[string]string{"X-Before": "1", "X-After": ""}},
+		{"1xx is not the status", "GET", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(103)
+			w.WriteHeader(201)
+		}, 201, "", "", nil},
+		{"HEAD drops the body", "HEAD", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			_, _ = io.WriteString(w, "body")
+		}, 200, "text/plain", "", nil},
+		{"204 carries no body", "GET", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(204)
+			if _, err := io.WriteString(w, "body"); err != http.ErrBodyNotAllowed {
+				panic("write after 204 accepted")
+			}
+		}, 204, "", "", nil},
+		{"flush fixes the status", "GET", func(w http.ResponseWriter, _ *http.Request) {
+			w.(http.Flusher).Flush()
+			w.WriteHeader(500)
+			_, _ = io.WriteString(w, "{}")
+		}, 200, "", "{}", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := event()
+			ev.HTTPMethod, ev.Body = tc.method, ""
+			res, err := apigw.Handler(tc.h, slog.New(slog.DiscardHandler))(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := http.Header(res.MultiValueHeaders)
+			if res.StatusCode != tc.status || h.Get("Content-Type") != tc.contentType || res.Body != tc.body || res.IsBase64Encoded {
+				t.Errorf("status %d type %q body %q base64 %v", res.StatusCode, h.Get("Content-Type"), res.Body, res.IsBase64Encoded)
+			}
+			if h.Get("X-Request-Id") != "req-123" {
+				t.Errorf("X-Request-Id %v", h["X-Request-Id"])
+			}
+			for k, v := range tc.header {
+				if h.Get(k) != v {
+					t.Errorf("%s = %q, want %q", k, h.Get(k), v)
+				}
+			}
+		})
+	}
+}
+
+// A response Lambda would refuse to carry (over 6 MB as Lambda counts it: the proxy response as
+// JSON, a binary body base64-encoded) is answered with a JSON 502 naming the limit, and the
+// handler's writes get apigw.ErrResponseTooLarge.
+func TestHandlerRefusesResponsesOverTheLambdaLimit(t *testing.T) {
+	const limit = apigw.MaxBufferedResponseBytes
+	// What the envelope of a text/plain answer costs, so a body can fill the limit exactly.
+	envelope := func() int {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(events.APIGatewayProxyResponse{StatusCode: 200, MultiValueHeaders: map[string][]string{
+			"Content-Type": {"text/plain"}, "X-Handler": {"mine"}, "X-Request-Id": {"req-123"},
+		}})
+		return b.Len()
+	}()
+	writes := func(contentType string, n int) func(w http.ResponseWriter, _ *http.Request) error {
+		return func(w http.ResponseWriter, _ *http.Request) error {
+			w.Header().Set("Content-Type", contentType)
+			w.Header().Set("X-Handler", "mine")
+			_, err := w.Write(bytes.Repeat([]byte{'x'}, n))
+			return err
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		h        func(w http.ResponseWriter, r *http.Request) error
+		refused  bool
+		writeErr bool
+	}{
+		{"exactly the limit", writes("text/plain", limit-envelope), false, false},
+		{"one byte over the limit, envelope counted", writes("text/plain", limit-envelope+1), true, false},
+		{"a body alone over the limit", writes("text/plain", limit+1), true, true},
+		{"a binary body over the limit once base64-encoded", writes("application/octet-stream", 5<<20), true, false},
+		{"a small binary body", writes("application/octet-stream", 1<<20), false, false},
+		{"many writes adding up", func(w http.ResponseWriter, _ *http.Request) error {
+			w.Header().Set("Content-Type", "text/plain")
+			for range 7 {
+				if _, err := w.Write(bytes.Repeat([]byte{'x'}, 1<<20)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, true, true},
+		{"a proxy aborting when its copy fails", func(w http.ResponseWriter, _ *http.Request) error {
+			w.Header().Set("Content-Type", "text/plain")
+			if _, err := io.Copy(w, io.LimitReader(zeros{}, 7<<20)); err != nil {
+				panic(http.ErrAbortHandler) // what httputil.ReverseProxy does
+			}
+			return nil
+		}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var writeErr error
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeErr = tc.h(w, r) })
+			ev := event()
+			ev.HTTPMethod, ev.Body = "GET", ""
+			res, err := apigw.Handler(h, slog.New(slog.DiscardHandler))(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.writeErr != errors.Is(writeErr, apigw.ErrResponseTooLarge) {
+				t.Errorf("write error %v", writeErr)
+			}
+			hdr := http.Header(res.MultiValueHeaders)
+			if hdr.Get("X-Request-Id") != "req-123" {
+				t.Errorf("X-Request-Id %v", hdr["X-Request-Id"])
+			}
+			if !tc.refused {
+				if res.StatusCode != 200 || hdr.Get("X-Handler") != "mine" {
+					t.Errorf("refused: %d %.200s", res.StatusCode, res.Body)
+				}
+				return
+			}
+			var body map[string]any
+			if err := json.Unmarshal([]byte(res.Body), &body); err != nil || res.StatusCode != 502 ||
+				body["error"] != "RESPONSE_TOO_LARGE" || !strings.Contains(body["detail"].(string), "6291456 bytes") {
+				t.Errorf("status %d body %.200s", res.StatusCode, res.Body)
+			}
+			if hdr.Get("X-Handler") != "" || hdr.Get("Content-Type") != "application/json" {
+				t.Errorf("the refused answer's headers leaked into the error: %v", hdr)
+			}
+		})
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"net/http/httptest"
 )
 
 // Mux is http.ServeMux with JSON answers for unknown routes (404) and wrong methods (405). It never
@@ -36,14 +35,32 @@ func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// No route matched: let ServeMux decide between 405 (with its Allow header) and the rest,
 	// then answer in JSON instead of its plain text or HTML.
-	rec := httptest.NewRecorder()
+	rec := &verdict{header: http.Header{}, code: http.StatusOK}
 	h.ServeHTTP(rec, r)
 	// However the client encoded it, a key pasted into the path is not echoed.
 	path := ShownPath(r.URL.Path)
-	if rec.Code == http.StatusMethodNotAllowed {
+	if rec.code == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", rec.Header().Get("Allow"))
-		WriteError(w, r, NewError(rec.Code, "METHOD_NOT_ALLOWED", "method "+r.Method+" is not allowed on "+path))
+		WriteError(w, r, NewError(rec.code, "METHOD_NOT_ALLOWED", "method "+r.Method+" is not allowed on "+path))
 		return
 	}
 	WriteError(w, r, NotFound("no route for "+r.Method+" "+path))
 }
+
+// verdict keeps what ServeMux's own not-found or method-not-allowed handler decided (status and
+// Allow header) and drops its plain-text body, which Mux replaces with JSON.
+type verdict struct {
+	header http.Header
+	code   int
+	wrote  bool
+}
+
+func (v *verdict) Header() http.Header { return v.header }
+
+func (v *verdict) WriteHeader(code int) {
+	if !v.wrote {
+		v.code, v.wrote = code, true
+	}
+}
+
+func (v *verdict) Write(p []byte) (int, error) { v.WriteHeader(http.StatusOK); return len(p), nil }

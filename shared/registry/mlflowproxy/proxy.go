@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/access"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
@@ -164,7 +165,7 @@ func (h *Handler) route(r *http.Request) (Route, error) {
 // authorize applies SPEC section 4 to the call: REGISTRY_ADMIN_ONLY first, then the level the
 // method and endpoint need.
 func (h *Handler) authorize(r *http.Request, route Route) (principal.Principal, error) {
-	caller, ok := principal.From(r.Context())
+	caller, ok := access.From(r.Context())
 	if !ok {
 		// Only a route without the authorizer gets here.
 		return caller, newError(http.StatusUnauthorized, "UNAUTHENTICATED", "Missing, invalid or revoked API key")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/access"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
@@ -90,7 +91,7 @@ type Handler struct {
 	mlflow    MLflow
 	store     Store
 	publisher EventPublisher
-	policy    principal.Policy
+	policy    access.Policy
 	timeout   time.Duration
 	now       func() time.Time
 	mux       *httpapi.Mux
@@ -100,7 +101,7 @@ type Handler struct {
 func New(d Deps) *Handler {
 	h := &Handler{
 		mlflow: d.MLflow, store: d.Store, publisher: d.Publisher,
-		policy: principal.Policy{AdminEmails: d.AdminEmails}, timeout: d.MLflowTimeout, now: d.Now,
+		policy: access.Policy{AdminEmails: d.AdminEmails}, timeout: d.MLflowTimeout, now: d.Now,
 	}
 	if h.now == nil {
 		h.now = time.Now
