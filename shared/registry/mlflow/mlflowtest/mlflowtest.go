@@ -41,10 +41,7 @@ func Root(t testing.TB) string { return testenv.Root(t) }
 func Run(t testing.TB, trackingURI string, env []string, out any, step string, args ...string) {
 	t.Helper()
 	root := Root(t)
-	python := filepath.Join(root, ".venv", "bin", "python")
-	if _, err := os.Stat(python); err != nil {
-		testenv.Missing(t, "no Python virtualenv with MLflow: %v", err)
-	}
+	python := testenv.Python(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join(root, "testdata/clients/registration_client.py"), step}, args...)...)
