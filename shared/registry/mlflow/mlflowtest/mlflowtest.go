@@ -33,14 +33,11 @@ type Version struct {
 	Tags    map[string]string `json:"tags"`
 }
 
-// Root is the repository root (where go.mod is).
-func Root(t testing.TB) string { return testenv.Root(t) }
-
 // Run runs a step of the client script against trackingURI with env added to the environment,
 // and decodes its result into out. It fails the test when the step fails.
 func Run(t testing.TB, trackingURI string, env []string, out any, step string, args ...string) {
 	t.Helper()
-	root := Root(t)
+	root := testenv.Root(t)
 	python := testenv.Python(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
