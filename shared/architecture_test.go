@@ -17,16 +17,9 @@ const module = "github.com/hokusai-protocol/registry-gateway/"
 // layers, lowest first. A package may import its own layer and the ones below it, never above:
 // platform knows no domain; auth (keys, principals) knows only platform; the registry (MLflow,
 // registrations) uses auth; delivery (publishing, outbox, webhooks) relays the registry's records.
-// Nothing in shared/ imports functions/ or infra/; functions and infra may use any of it.
+// Nothing in shared/ imports functions/ or infra/, in its tests neither; functions and infra may
+// use any of it.
 var layers = []string{"platform", "auth", "registry", "delivery"}
-
-// harnessImports are the test-helper imports of the local harness's services that remain until
-// the one test environment package owns starting moto and MLflow (issue 11, item 2). The list
-// only shrinks.
-var harnessImports = map[string]bool{
-	"shared/auth/keystore/keystoretest":     true,
-	"shared/delivery/eventpub/eventpubtest": true,
-}
 
 func layer(pkg string) int {
 	for i, l := range layers {
@@ -38,8 +31,43 @@ func layer(pkg string) int {
 }
 
 func TestImportsPointDown(t *testing.T) {
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() || path == "." {
+	walkPackages(t, ".", func(pkg string, p *build.Package) {
+		if layer(pkg) < 0 {
+			t.Errorf("%s is in no layer of shared/ (%s)", pkg, strings.Join(layers, ", "))
+			return
+		}
+		for _, rel := range moduleImports(p) {
+			switch {
+			case strings.HasPrefix(rel, "functions/"), strings.HasPrefix(rel, "infra/"):
+				t.Errorf("%s imports %s: shared/ never imports functions/ or infra/", pkg, rel)
+			case strings.HasPrefix(rel, "shared/") && layer(rel) > layer(pkg):
+				t.Errorf("%s (%s) imports %s (%s): imports point down the layers %v",
+					pkg, layers[layer(pkg)], rel, layers[layer(rel)], layers)
+			}
+		}
+	})
+}
+
+// The functions, tests included, use shared/ and never the CDK app or the local harness: what a
+// test needs of the harness's servers is in shared/platform/testenv.
+func TestFunctionsDoNotImportInfra(t *testing.T) {
+	walkPackages(t, "../functions", func(pkg string, p *build.Package) {
+		for _, rel := range moduleImports(p) {
+			if strings.HasPrefix(rel, "infra/") {
+				t.Errorf("%s imports %s: functions/ never imports infra/", pkg, rel)
+			}
+		}
+	})
+}
+
+// walkPackages calls fn with each Go package under dir (relative to shared/), named by its path
+// from the repository root.
+func walkPackages(t *testing.T, dir string, fn func(pkg string, p *build.Package)) {
+	t.Helper()
+	top := filepath.ToSlash(filepath.Join("shared", dir)) // "shared", "functions"
+	found := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || path == dir {
 			return err
 		}
 		p, err := build.ImportDir(path, build.ImportComment)
@@ -49,35 +77,29 @@ func TestImportsPointDown(t *testing.T) {
 			}
 			return err
 		}
-		pkg := "shared/" + filepath.ToSlash(path)
-		if layer(pkg) < 0 {
-			t.Errorf("%s is in no layer of shared/ (%s)", pkg, strings.Join(layers, ", "))
-			return nil
-		}
-		check := func(imports []string, tests bool) {
-			for _, imp := range imports {
-				rel, ok := strings.CutPrefix(imp, module)
-				if !ok {
-					continue
-				}
-				switch {
-				case strings.HasPrefix(rel, "functions/"), strings.HasPrefix(rel, "infra/"):
-					if !harnessImports[pkg] && !tests {
-						t.Errorf("%s imports %s: shared/ never imports functions/ or infra/", pkg, rel)
-					}
-				case strings.HasPrefix(rel, "shared/") && layer(rel) > layer(pkg):
-					t.Errorf("%s (%s) imports %s (%s): imports point down the layers %v",
-						pkg, layers[layer(pkg)], rel, layers[layer(rel)], layers)
-				}
-			}
-		}
-		check(p.Imports, false)
-		check(append(p.TestImports, p.XTestImports...), true)
+		rel, _ := filepath.Rel(dir, path)
+		found++
+		fn(top+"/"+filepath.ToSlash(rel), p)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if found == 0 {
+		t.Fatalf("no Go packages under %s", top)
+	}
+}
+
+// moduleImports are p's imports of this module's packages, its tests' included, relative to the
+// module root.
+func moduleImports(p *build.Package) []string {
+	var out []string
+	for _, imp := range slices.Concat(p.Imports, p.TestImports, p.XTestImports) {
+		if rel, ok := strings.CutPrefix(imp, module); ok {
+			out = append(out, rel)
+		}
+	}
+	return out
 }
 
 // The folders of shared/ are exactly the layers: a new folder is a decision about the layout.

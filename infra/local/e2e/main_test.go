@@ -11,37 +11,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/harness"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
 var (
 	h        *harness.Harness
 	root     string
+	venv     string
 	stateDir string
-	output   = &syncBuffer{}
+	// output collects every line the stack printed, so tests can search it (for leaked keys).
+	output = &testenv.Buffer{}
 )
-
-// syncBuffer collects every line the stack printed, so tests can search it (for leaked keys).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -49,8 +33,11 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	var err error
-	root, err = repoRoot()
-	if err != nil {
+	if root, err = testenv.RootDir(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	if venv, err = testenv.VenvDir(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
@@ -72,7 +59,7 @@ func run(m *testing.M) int {
 	defer cancel()
 	h, err = harness.Start(ctx, harness.Options{
 		TemplatePath: filepath.Join(root, ".local/cdk.out/HokusaiRegistryGateway-local.template.json"),
-		VenvDir:      filepath.Join(root, ".venv"),
+		VenvDir:      venv,
 		StateDir:     stateDir,
 		Output:       output,
 		Log:          slog.New(slog.NewTextHandler(output, nil)),
@@ -121,14 +108,6 @@ func leftovers() []string {
 	return found
 }
 
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
-}
-
 func tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
@@ -139,10 +118,10 @@ func tail(s string, n int) string {
 // startStack starts a second local stack for one test, from tmpl (see synthTemplate) with opts
 // for the rest, and stops it when the test ends, showing its output if the test failed. Its
 // output is returned for the test to search.
-func startStack(t *testing.T, tmpl string, opts harness.Options) (*harness.Harness, *syncBuffer) {
+func startStack(t *testing.T, tmpl string, opts harness.Options) (*harness.Harness, *testenv.Buffer) {
 	t.Helper()
-	out := &syncBuffer{}
-	opts.TemplatePath, opts.VenvDir, opts.StateDir = tmpl, filepath.Join(root, ".venv"), t.TempDir()
+	out := &testenv.Buffer{}
+	opts.TemplatePath, opts.VenvDir, opts.StateDir = tmpl, venv, t.TempDir()
 	opts.Output, opts.Log = out, slog.New(slog.NewTextHandler(out, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
 type clientResult struct {
@@ -36,7 +38,7 @@ func runClient(t *testing.T, scenario, trackingURI, key string, env ...string) c
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, ".venv/bin/python"), filepath.Join(root, "testdata/clients/mlflow_client_e2e.py"), scenario)
+	cmd := exec.CommandContext(ctx, testenv.Python(t), filepath.Join(root, "testdata/clients/mlflow_client_e2e.py"), scenario)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(),
 		"MLFLOW_TRACKING_URI="+trackingURI, "MLFLOW_TRACKING_TOKEN="+key,

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/harness"
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/servers"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow/mlflowtest"
 )
 
@@ -23,7 +23,7 @@ import (
 func TestUpstreamBasicAuth(t *testing.T) {
 	pw := make([]byte, 16)
 	_, _ = rand.Read(pw)
-	admin := services.BasicAuth{Username: "hokusai-gateway", Password: hex.EncodeToString(pw)}
+	admin := servers.BasicAuth{Username: "hokusai-gateway", Password: hex.EncodeToString(pw)}
 	secret, _ := json.Marshal(map[string]string{"username": admin.Username, "password": admin.Password})
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(admin.Username+":"+admin.Password))
 

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,7 +23,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/servers"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
@@ -278,8 +276,8 @@ func TestForwardsUnchanged(t *testing.T) {
 // clients returns one call per service, through endpoint, with a fast fixed retry budget.
 func clients(endpoint string) map[string]func(context.Context) error {
 	cfg := aws.Config{
-		Region:      services.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(services.AccessKeyID, services.SecretAccessKey, ""),
+		Region:      servers.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(servers.AccessKeyID, servers.SecretAccessKey, ""),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = attempts
@@ -314,20 +312,7 @@ func stubBackend(t *testing.T) string {
 }
 
 func motoBackend(t *testing.T) string {
-	venv, _ := filepath.Abs(filepath.Join("..", "..", "..", ".venv"))
-	if _, err := os.Stat(venv); err != nil {
-		testenv.Missing(t, "no Python virtualenv at %s", venv)
-	}
-	moto, err := services.StartMoto(t.Context(), services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := moto.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	return moto.URL
+	return testenv.Moto(t).URL
 }
 
 func hdr(service, target, contentType string) http.Header {

@@ -23,15 +23,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/gateway"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/lambdart"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/provision"
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/triggers"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/servers"
 )
 
 // ArtifactBucket is the moto S3 bucket MLflow stores artifacts in.
@@ -61,7 +60,7 @@ type Options struct {
 	Triggers triggers.Options
 	// MLflowAdmin, when set, runs MLflow with its own basic-auth app and this admin as its only
 	// user: an MLflow that refuses calls without credentials.
-	MLflowAdmin *services.BasicAuth
+	MLflowAdmin *servers.BasicAuth
 	// UpstreamSecret, when set, is the value of the secret the functions' MLFLOW_UPSTREAM_SECRET_ARN
 	// names (the template's has none: operators fill it in after deploying).
 	UpstreamSecret string
@@ -90,9 +89,9 @@ type Harness struct {
 
 	opts      Options
 	log       *slog.Logger
-	moto      *services.Moto
-	mlflow    *services.MLflow
-	mlflowOpt services.MLflowOptions
+	moto      *servers.Moto
+	mlflow    *servers.MLflow
+	mlflowOpt servers.MLflowOptions
 	faultSrv  *faultproxy.Server
 	apiSrv    *http.Server
 	lambdaSrv *http.Server
@@ -124,7 +123,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if err := killStaleHarness(opts.StateDir); err != nil {
 		return nil, err
 	}
-	if err := services.KillStale(opts.StateDir); err != nil {
+	if err := servers.KillStale(opts.StateDir); err != nil {
 		return nil, fmt.Errorf("stale servers: %w", err)
 	}
 	if err := h.startServices(ctx); err != nil {
@@ -177,7 +176,7 @@ func withTriggerLog(o triggers.Options, log *slog.Logger) triggers.Options {
 
 func (h *Harness) startServices(ctx context.Context) error {
 	out := h.opts.Output
-	moto, err := services.StartMoto(ctx, services.MotoOptions{
+	moto, err := servers.StartMoto(ctx, servers.MotoOptions{
 		VenvDir: h.opts.VenvDir, Port: h.opts.MotoPort, StateDir: h.opts.StateDir, LogOutput: prefixed(out, "moto"),
 	})
 	if err != nil {
@@ -198,14 +197,14 @@ func (h *Harness) startServices(ctx context.Context) error {
 	h.AWSEndpoint = h.faultSrv.URL
 	h.cleanups = append(h.cleanups, h.faultSrv.Close)
 
-	h.mlflowOpt = services.MLflowOptions{
+	h.mlflowOpt = servers.MLflowOptions{
 		VenvDir: h.opts.VenvDir, Port: h.opts.MLflowPort, StateDir: h.opts.StateDir,
 		ArtifactsDestination: "s3://" + ArtifactBucket + "/",
 		S3EndpointURL:        h.AWSEndpoint,
 		LogOutput:            prefixed(out, "mlflow"),
 		Admin:                h.opts.MLflowAdmin,
 	}
-	mlflow, err := services.StartMLflow(ctx, h.mlflowOpt)
+	mlflow, err := servers.StartMLflow(ctx, h.mlflowOpt)
 	if err != nil {
 		return fmt.Errorf("start MLflow: %w", err)
 	}
@@ -233,7 +232,7 @@ func (h *Harness) StopMLflow() error { return h.mlflow.Stop() }
 
 // RestartMLflow starts MLflow again on the same port and state after StopMLflow.
 func (h *Harness) RestartMLflow(ctx context.Context) error {
-	m, err := services.StartMLflow(ctx, h.mlflowOpt)
+	m, err := servers.StartMLflow(ctx, h.mlflowOpt)
 	if err != nil {
 		return fmt.Errorf("restart MLflow: %w", err)
 	}
@@ -243,20 +242,16 @@ func (h *Harness) RestartMLflow(ctx context.Context) error {
 
 // AWSConfig is an SDK configuration for the local AWS (through the fault proxy).
 func (h *Harness) AWSConfig() aws.Config {
-	return aws.Config{
-		Region:       services.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(services.AccessKeyID, services.SecretAccessKey, ""),
-		BaseEndpoint: aws.String(h.AWSEndpoint),
-	}
+	return servers.AWSConfig(h.AWSEndpoint)
 }
 
 // awsEnv points a function's AWS SDK at the local endpoint.
 func (h *Harness) awsEnv() map[string]string {
 	return map[string]string{
-		"AWS_REGION":                services.Region,
-		"AWS_DEFAULT_REGION":        services.Region,
-		"AWS_ACCESS_KEY_ID":         services.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":     services.SecretAccessKey,
+		"AWS_REGION":                servers.Region,
+		"AWS_DEFAULT_REGION":        servers.Region,
+		"AWS_ACCESS_KEY_ID":         servers.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":     servers.SecretAccessKey,
 		"AWS_ENDPOINT_URL":          h.AWSEndpoint,
 		"AWS_EC2_METADATA_DISABLED": "true",
 	}
@@ -398,7 +393,7 @@ func (h *Harness) Banner(adminKey string) string {
 	w("  Lambda       %s   (aws lambda invoke --endpoint-url …)", h.LambdaURL)
 	w("  MLflow UI    %s", h.MLflowURL)
 	w("  AWS (moto)   %s   (functions reach it through the fault proxy %s)", h.MotoURL, h.AWSEndpoint)
-	w("               region %s, access key %s / secret %s", services.Region, services.AccessKeyID, services.SecretAccessKey)
+	w("               region %s, access key %s / secret %s", servers.Region, servers.AccessKeyID, servers.SecretAccessKey)
 	var tables, buses, queues []string
 	for _, t := range h.Model.Tables {
 		tables = append(tables, t.Name)

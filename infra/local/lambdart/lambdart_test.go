@@ -1,7 +1,6 @@
 package lambdart
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
 // bootstrap is the test function (testdata/echofn) built by TestMain.
@@ -39,23 +40,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newPool(t *testing.T, edit func(*Config)) *Pool {
@@ -126,7 +110,7 @@ func echoPID(t *testing.T, p *Pool) (int, *Result) {
 }
 
 func TestEchoRoundTrip(t *testing.T) {
-	var out syncBuffer
+	var out testenv.Buffer
 	p := newPool(t, func(c *Config) {
 		c.Env["ECHOFN_CUSTOM"] = "custom"
 		c.Env["AWS_LAMBDA_FUNCTION_NAME"] = "not-allowed" // reserved: ours wins
@@ -501,7 +485,7 @@ func TestCallerGivesUp(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	var out syncBuffer
+	var out testenv.Buffer
 	p := newPool(t, func(c *Config) { c.Output = &out })
 	res := invoke(t, p, map[string]any{"op": "spawn"})
 	var pids struct{ PID, Child int }

@@ -1,19 +1,15 @@
 package provision
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -22,48 +18,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
-// moto is shared by the tests of this binary; nil when there is no virtualenv.
-var moto *services.Moto
-
-func TestMain(m *testing.M) {
-	venv, _ := filepath.Abs(filepath.Join("..", "..", "..", ".venv"))
-	if _, err := os.Stat(venv); err != nil {
-		os.Exit(m.Run()) // the moto tests skip themselves
-	}
-	stateDir, err := os.MkdirTemp("", "provision-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	moto, err = services.StartMoto(context.Background(), services.MotoOptions{VenvDir: venv, StateDir: stateDir})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start moto:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := moto.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop moto:", err)
-		code = 1
-	}
-	_ = os.RemoveAll(stateDir)
-	os.Exit(code)
-}
+// The package's moto server (testenv.Moto) is started by the first test and stopped here.
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 func awsConfig(t *testing.T) aws.Config {
 	t.Helper()
-	if moto == nil {
-		testenv.Missing(t, "no Python virtualenv with moto")
-	}
-	return aws.Config{
-		Region:       services.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(services.AccessKeyID, services.SecretAccessKey, ""),
-		BaseEndpoint: aws.String(moto.URL),
-	}
+	return testenv.AWS(t)
 }
 
 func testModel() *template.Model {

@@ -3,10 +3,7 @@ package triggers
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -18,7 +15,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -26,37 +22,12 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/lambdart"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/provision"
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/template"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
-// moto is shared by the tests of this binary; nil when there is no virtualenv.
-var moto *services.Moto
-
-func TestMain(m *testing.M) {
-	venv, _ := filepath.Abs(filepath.Join("..", "..", "..", ".venv"))
-	if _, err := os.Stat(venv); err != nil {
-		os.Exit(m.Run()) // the moto tests skip themselves
-	}
-	stateDir, err := os.MkdirTemp("", "triggers-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	moto, err = services.StartMoto(context.Background(), services.MotoOptions{VenvDir: venv, StateDir: stateDir})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start moto:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := moto.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop moto:", err)
-		code = 1
-	}
-	_ = os.RemoveAll(stateDir)
-	os.Exit(code)
-}
+// The package's moto server (testenv.Moto) is started by the first test and stopped here.
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // fakeInvoker records invocations and answers them with respond (success by default).
 type fakeInvoker struct {
@@ -113,14 +84,7 @@ var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
 
 func newEnv(t *testing.T, build func(name func(string) string) *template.Model) *env {
 	t.Helper()
-	if moto == nil {
-		testenv.Missing(t, "no Python virtualenv with moto")
-	}
-	cfg := aws.Config{
-		Region:       services.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(services.AccessKeyID, services.SecretAccessKey, ""),
-		BaseEndpoint: aws.String(moto.URL),
-	}
+	cfg := testenv.AWS(t)
 	prefix := unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "-")
 	m := build(func(s string) string { return prefix + "-" + s })
 	res, err := provision.Provision(t.Context(), cfg, m)

@@ -11,13 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authcache"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authorizer"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authservice"
@@ -29,23 +26,8 @@ import (
 // TestWithDynamoDB runs both sources against a real DynamoDB API (moto): the keys table as the
 // keys function writes it, and the validation cache as the stack defines it.
 func TestWithDynamoDB(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts moto")
-	}
-	venv := testenv.Venv(t, "moto_server")
 	ctx := context.Background()
-	moto, err := services.StartMoto(ctx, services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = moto.Stop() })
-
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion("us-east-1"), awsconfig.WithBaseEndpoint(moto.URL),
-		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := dynamodb.NewFromConfig(cfg)
+	db := dynamodb.NewFromConfig(testenv.AWS(t))
 	for _, name := range []string{keysTable, cacheTable} {
 		_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
 			TableName:            aws.String(name),

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
+
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore/keystoretest"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
@@ -15,7 +18,7 @@ import (
 // The API over the real store in moto: bootstrap an admin, create a key for a user, list it as
 // both, revoke it as its owner, and find it revoked by digest, the authorizer's lookup.
 func TestEndToEndOnDynamoDB(t *testing.T) {
-	store := keystoretest.NewStore(t, keystoretest.DynamoDB(t), "keys")
+	store := keystoretest.NewStore(t, dynamodb.NewFromConfig(testenv.AWS(t)), "keys")
 	h := New(testConfig(), store) // the real clock
 	ctx := context.Background()
 

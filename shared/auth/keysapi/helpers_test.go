@@ -1,7 +1,6 @@
 package keysapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -212,24 +213,7 @@ func fieldsOf(t testing.TB, detail json.RawMessage) []string {
 
 // captureLog is a logger that records everything, without the redaction of shared/platform/logging, so a
 // test sees exactly what the code handed it.
-func captureLog() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func captureLog() (*slog.Logger, *testenv.Buffer) {
+	buf := &testenv.Buffer{}
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -47,7 +49,7 @@ func (p pagedDB) Scan(ctx context.Context, in *dynamodb.ScanInput, o ...func(*dy
 // The store against moto, with the table laid out as the stack lays it out. One server, a table
 // per subtest.
 func TestStoreOnDynamoDB(t *testing.T) {
-	db := keystoretest.DynamoDB(t)
+	db := dynamodb.NewFromConfig(testenv.AWS(t))
 	tables := 0
 	newStore := func(t *testing.T) (*keystore.Store, string) {
 		tables++

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
@@ -17,7 +19,7 @@ import (
 // TestWithEventBridge publishes a registration's events to a real EventBridge API (moto) and
 // reads them back the way a subscriber does: a rule on the source with an SQS target.
 func TestWithEventBridge(t *testing.T) {
-	cfg := eventpubtest.Moto(t)
+	cfg := testenv.AWS(t)
 	sub := eventpubtest.Subscribe(t, cfg, "hokusai-test")
 
 	evs := registrationEvents(t, "7")
@@ -54,7 +56,7 @@ func TestWithEventBridge(t *testing.T) {
 // TestWithEventBridgeMissingBus: publishing to a bus that does not exist is an error, not a
 // silent success.
 func TestWithEventBridgeMissingBus(t *testing.T) {
-	cfg := eventpubtest.Moto(t)
+	cfg := testenv.AWS(t)
 	published, err := eventpub.New(eventbridge.NewFromConfig(cfg), "no-such-bus").Publish(t.Context(), registrationEvents(t, "1"))
 	if err == nil || len(published) != 0 {
 		t.Errorf("published %v, %v", published, err)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
@@ -21,7 +23,7 @@ import (
 // TestWithMoto runs the outbox as deployed: the registrations table and its pending_events index,
 // the real publisher, a real bus with a subscriber.
 func TestWithMoto(t *testing.T) {
-	cfg := eventpubtest.Moto(t)
+	cfg := testenv.AWS(t)
 	store := regstoretest.NewStore(t, dynamodb.NewFromConfig(cfg))
 	sub := eventpubtest.Subscribe(t, cfg, "hokusai-outbox")
 	eb := eventbridge.NewFromConfig(cfg)

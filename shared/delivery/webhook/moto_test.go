@@ -7,19 +7,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
+
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
-	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub/eventpubtest"
 )
 
 // TestWithSQS checks the deliverer's SQS calls against a real SQS API (moto): a failed delivery
 // is hidden for the backoff, a permanent one lands in the dead-letter queue with its reason.
 func TestWithSQS(t *testing.T) {
-	q := sqs.NewFromConfig(eventpubtest.Moto(t))
+	q := sqs.NewFromConfig(testenv.AWS(t))
 	ctx := t.Context()
 	queueURL, queueARN := createQueue(t, q, "webhook")
 	dlqURL, _ := createQueue(t, q, "webhook-dlq")

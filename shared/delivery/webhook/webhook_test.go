@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -131,25 +132,14 @@ func (q *fakeQueue) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ .
 	return &sqs.SendMessageOutput{}, nil
 }
 
-func deliverer(url string, queue webhook.QueueAPI, dlq string) (*webhook.Deliverer, *bytes.Buffer) {
-	var logs bytes.Buffer
+func deliverer(url string, queue webhook.QueueAPI, dlq string) (*webhook.Deliverer, *testenv.Buffer) {
+	logs := &testenv.Buffer{}
 	d := &webhook.Deliverer{
 		URL: url, Secret: secret, Client: webhook.NewClient(), Timeout: 2 * time.Second,
-		DetailTypes: events.DetailTypes, Log: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
+		DetailTypes: events.DetailTypes, Log: slog.New(slog.NewJSONHandler(logs, nil)),
 		Queue: queue, DeadLetterURL: dlq, RetryBase: time.Minute, RetryMax: 15 * time.Minute,
 	}
-	return d, &logs
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return d, logs
 }
 
 func message(id, body string, receives int) lambdaevents.SQSMessage {

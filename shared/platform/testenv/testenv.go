@@ -2,6 +2,8 @@
 package testenv
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,29 +31,60 @@ func Missing(tb testing.TB, format string, args ...any) {
 // it wherever the package sits.
 func Root(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
+	root, err := RootDir()
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return root
+}
+
+// RootDir is Root for a TestMain, which has no testing.TB.
+func RootDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("testenv: %w", err)
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			tb.Fatal("testenv: no go.mod above the working directory")
+			return "", errors.New("testenv: no go.mod above the working directory")
 		}
 		dir = parent
 	}
 }
 
-// Venv is the project virtualenv `make deps` installs (.venv at the root), after checking that
-// it holds tool (for example "mlflow" or "moto_server"); Missing otherwise.
+// Venv is the project virtualenv `make deps` installs (.venv at the root), or VENV_DIR's to try
+// the tests against another MLflow or moto, after checking that it holds tool (for example
+// "mlflow", "moto_server" or "python"); Missing otherwise. It is the one place tests find it.
 func Venv(tb testing.TB, tool string) string {
 	tb.Helper()
-	venv := filepath.Join(Root(tb), ".venv")
+	venv, err := VenvDir()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	if _, err := os.Stat(filepath.Join(venv, "bin", tool)); err != nil {
 		Missing(tb, "no %s in %s (make deps installs it)", tool, venv)
 	}
 	return venv
+}
+
+// VenvDir is Venv for a TestMain, unchecked: what the TestMain starts fails without it.
+func VenvDir() (string, error) {
+	if venv := os.Getenv("VENV_DIR"); venv != "" {
+		return filepath.Abs(venv)
+	}
+	root, err := RootDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, ".venv"), nil
+}
+
+// Python is the virtualenv's interpreter, for tests that drive MLflow's own Python client.
+func Python(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(Venv(tb, "python"), "bin", "python")
 }

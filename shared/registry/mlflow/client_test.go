@@ -8,14 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow/mlflowtest"
@@ -148,47 +145,12 @@ func TestClientRequests(t *testing.T) {
 	}
 }
 
-// live is the package's MLflow server, started by the first test that needs it.
-var live struct {
-	once   sync.Once
-	server *services.MLflow
-	dir    string
-	err    error
-}
-
 func realMLflow(t *testing.T) string {
 	t.Helper()
-	venv := filepath.Join(mlflowtest.Root(t), ".venv")
-	if _, err := os.Stat(filepath.Join(venv, "bin", "mlflow")); err != nil {
-		testenv.Missing(t, "no MLflow in %s (run make venv)", venv)
-	}
-	live.once.Do(func() {
-		if live.dir, live.err = os.MkdirTemp("", "mlflow-client-test-"); live.err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		live.server, live.err = services.StartMLflow(ctx, services.MLflowOptions{VenvDir: venv, StateDir: live.dir})
-	})
-	if live.err != nil {
-		t.Fatalf("start MLflow: %v", live.err)
-	}
-	return live.server.URL
+	return testenv.MLflow(t).URL
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if live.server != nil {
-		if err := live.server.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop MLflow:", err)
-			code = 1
-		}
-	}
-	if live.dir != "" {
-		_ = os.RemoveAll(live.dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // Every call the registry makes, against a real MLflow 3.
 func TestClientAgainstMLflow(t *testing.T) {

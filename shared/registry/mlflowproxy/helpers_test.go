@@ -6,24 +6,19 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
@@ -209,34 +204,13 @@ func gateway(t testing.TB, h http.Handler, caller principal.Principal) *httptest
 	return srv
 }
 
-// A real MLflow server, started on first use and shared by the tests of this binary: it takes
-// seconds to start.
-var live struct {
-	once     sync.Once
-	mlflow   *services.MLflow
-	stateDir string
-	err      error
-}
-
-// venvDir is the project virtualenv, or VENV_DIR's (to try these tests against another MLflow).
-func venvDir(t testing.TB) string {
-	if dir := os.Getenv("VENV_DIR"); dir != "" {
-		return dir
-	}
-	return filepath.Join(testenv.Root(t), ".venv")
-}
-
 // runPython runs a script with the project virtualenv's interpreter and returns its standard
-// output. Only a missing interpreter is a missing dependency (testenv.Missing); an interpreter
+// output. Only a missing interpreter is a missing dependency (testenv.Python); an interpreter
 // that runs and fails is a failure, so an MLflow upgrade that moves a module the script imports
 // fails the test instead of skipping it.
 func runPython(t testing.TB, stdin string, args ...string) []byte {
 	t.Helper()
-	python := filepath.Join(venvDir(t), "bin", "python")
-	if _, err := os.Stat(python); err != nil {
-		testenv.Missing(t, "no Python interpreter at %s (run make venv): %v", python, err)
-		return nil
-	}
+	python := testenv.Python(t)
 	cmd := exec.Command(python, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stderr bytes.Buffer
@@ -248,42 +222,13 @@ func runPython(t testing.TB, stdin string, args ...string) []byte {
 	return out
 }
 
-// realMLflow returns the base URL of a running MLflow, skipping the test when the project's
-// virtualenv is missing.
+// realMLflow returns the base URL of the package's MLflow server.
 func realMLflow(t testing.TB) string {
 	t.Helper()
-	venv := venvDir(t)
-	if _, err := os.Stat(filepath.Join(venv, "bin", "mlflow")); err != nil {
-		testenv.Missing(t, "no MLflow in %s (run make venv)", venv)
-	}
-	live.once.Do(func() {
-		live.stateDir, live.err = os.MkdirTemp("", "mlflowproxy-test-")
-		if live.err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		live.mlflow, live.err = services.StartMLflow(ctx, services.MLflowOptions{VenvDir: venv, StateDir: live.stateDir})
-	})
-	if live.err != nil {
-		t.Fatalf("start MLflow: %v", live.err)
-	}
-	return live.mlflow.URL
+	return testenv.MLflow(t).URL
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if live.mlflow != nil {
-		if err := live.mlflow.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop MLflow:", err)
-			code = 1
-		}
-	}
-	if live.stateDir != "" {
-		_ = os.RemoveAll(live.stateDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 // do sends a request through the handler in-process and returns status and body.
 func do(t testing.TB, h http.Handler, method, path string, body []byte, p principal.Principal, hdr http.Header) (int, http.Header, []byte) {

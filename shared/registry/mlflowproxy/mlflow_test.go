@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
 
 // client calls a gateway (see gateway) like any HTTP client would.
@@ -172,7 +172,7 @@ func TestAgainstMLflow(t *testing.T) {
 // builds must reach MLflow.
 func TestStockMLflowClient(t *testing.T) {
 	upstream := realMLflow(t)
-	python := filepath.Join(venvDir(t), "bin", "python")
+	python := testenv.Python(t)
 	srv := gateway(t, newProxy(t, upstream, nil), principal.Principal{UserID: "u-ci", KeyID: "k-ci", Scopes: []string{"mlflow:write"}})
 	for name, uri := range map[string]string{"tracking URI": srv.URL + "/api/mlflow", "bare host": srv.URL} {
 		t.Run(name, func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,11 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
@@ -41,89 +37,19 @@ var (
 	admin  = principal.Principal{UserID: "u-admin", KeyID: "k-admin", Scopes: []string{"admin"}}
 )
 
-// live holds the servers the package's tests share: moto always, MLflow when a test needs it.
-var live struct {
-	motoOnce, mlflowOnce sync.Once
-	moto                 *services.Moto
-	mlflow               *services.MLflow
-	motoErr, mlflowErr   error
-	dirs                 []string
-}
-
-func venvDir(t testing.TB) string {
-	t.Helper()
-	return testenv.Venv(t, "mlflow")
-}
-
-func tempDir(prefix string) (string, error) {
-	d, err := os.MkdirTemp("", prefix)
-	if err == nil {
-		live.dirs = append(live.dirs, d)
-	}
-	return d, err
-}
-
 // dynamoDB is a client of the package's moto server.
 func dynamoDB(t testing.TB) *dynamodb.Client {
 	t.Helper()
-	venv := venvDir(t)
-	live.motoOnce.Do(func() {
-		dir, err := tempDir("registration-moto-")
-		if live.motoErr = err; err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		live.moto, live.motoErr = services.StartMoto(ctx, services.MotoOptions{VenvDir: venv, StateDir: dir})
-	})
-	if live.motoErr != nil {
-		t.Fatalf("start moto: %v", live.motoErr)
-	}
-	return dynamodb.NewFromConfig(aws.Config{
-		Region:       services.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(services.AccessKeyID, services.SecretAccessKey, ""),
-		BaseEndpoint: aws.String(live.moto.URL),
-	})
+	return dynamodb.NewFromConfig(testenv.AWS(t))
 }
 
 // realMLflow is the URL of the package's MLflow server.
 func realMLflow(t testing.TB) string {
 	t.Helper()
-	venv := venvDir(t)
-	live.mlflowOnce.Do(func() {
-		dir, err := tempDir("registration-mlflow-")
-		if live.mlflowErr = err; err != nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		live.mlflow, live.mlflowErr = services.StartMLflow(ctx, services.MLflowOptions{VenvDir: venv, StateDir: dir})
-	})
-	if live.mlflowErr != nil {
-		t.Fatalf("start MLflow: %v", live.mlflowErr)
-	}
-	return live.mlflow.URL
+	return testenv.MLflow(t).URL
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if live.moto != nil {
-		if err := live.moto.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop moto:", err)
-			code = 1
-		}
-	}
-	if live.mlflow != nil {
-		if err := live.mlflow.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop MLflow:", err)
-			code = 1
-		}
-	}
-	for _, d := range live.dirs {
-		_ = os.RemoveAll(d)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 

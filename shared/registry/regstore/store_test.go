@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore/keystoretest"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore/regstoretest"
 )
@@ -50,7 +51,7 @@ func statuses(rec *regstore.Registration) string {
 
 // One moto server for the package's tests, a table per subtest.
 func TestStore(t *testing.T) {
-	db := keystoretest.DynamoDB(t)
+	db := dynamodb.NewFromConfig(testenv.AWS(t))
 
 	t.Run("create, get, replace; the outbox attributes follow the events", func(t *testing.T) {
 		s := regstoretest.NewStore(t, db)

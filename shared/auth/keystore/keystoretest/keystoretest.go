@@ -1,50 +1,20 @@
-// Package keystoretest gives tests a keys table in a local moto server, laid out as the stack
-// lays it out (infra/stack/data.go), so the store is tested against real DynamoDB semantics.
+// Package keystoretest gives tests a keys table laid out as the stack lays it out
+// (infra/stack/data.go), in a real DynamoDB API such as testenv.AWS's moto server, so the store is
+// tested against real DynamoDB semantics.
 package keystoretest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
-	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
-
-// DynamoDB starts a moto server for t, stopped when t ends, and returns a client for it. It skips
-// t when the repository has no Python virtualenv (.venv at the module root).
-func DynamoDB(t testing.TB) *dynamodb.Client {
-	t.Helper()
-	venv, err := venvDir()
-	if err != nil {
-		testenv.Missing(t, "no Python virtualenv with moto: %v", err)
-	}
-	moto, err := services.StartMoto(t.Context(), services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("start moto: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := moto.Stop(); err != nil {
-			t.Errorf("stop moto: %v", err)
-		}
-	})
-	cfg := aws.Config{
-		Region:       services.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(services.AccessKeyID, services.SecretAccessKey, ""),
-		BaseEndpoint: aws.String(moto.URL),
-	}
-	return dynamodb.NewFromConfig(cfg)
-}
 
 // NewStore creates a keys table named table in db and returns a store over it.
 func NewStore(t testing.TB, db *dynamodb.Client, table string) *keystore.Store {
@@ -91,26 +61,4 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
 		return fmt.Errorf("wait for table %s: %w", table, err)
 	}
 	return nil
-}
-
-// venvDir finds .venv beside the module's go.mod, looking up from the test's directory.
-func venvDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			venv := filepath.Join(dir, ".venv")
-			if _, err := os.Stat(filepath.Join(venv, "bin", "moto_server")); err != nil {
-				return "", err
-			}
-			return venv, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

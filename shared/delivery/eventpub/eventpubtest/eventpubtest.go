@@ -1,5 +1,6 @@
-// Package eventpubtest gives tests a real EventBridge (moto) with a subscriber: a bus, a rule on
-// the registry's source, and an SQS queue as its target, read back as a subscriber reads it.
+// Package eventpubtest gives tests a subscriber on a real EventBridge (moto, testenv.AWS): a bus,
+// a rule on the registry's source, and an SQS queue as its target, read back as a subscriber
+// reads it.
 package eventpubtest
 
 import (
@@ -8,41 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
-	"github.com/hokusai-protocol/registry-gateway/infra/local/services"
-	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
-
-// Moto starts a moto server for t, stopped when t ends, and returns an AWS configuration for it.
-// It skips t in -short mode and when the repository has no virtualenv with moto (.venv at the
-// module root; make deps installs it).
-func Moto(t testing.TB) aws.Config {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts moto")
-	}
-	venv := testenv.Venv(t, "moto_server")
-	moto, err := services.StartMoto(t.Context(), services.MotoOptions{VenvDir: venv, StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("start moto: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := moto.Stop(); err != nil {
-			t.Errorf("stop moto: %v", err)
-		}
-	})
-	return aws.Config{
-		Region:       services.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(services.AccessKeyID, services.SecretAccessKey, ""),
-		BaseEndpoint: aws.String(moto.URL),
-	}
-}
 
 // Subscriber is a queue receiving every registry event published on one bus.
 type Subscriber struct {

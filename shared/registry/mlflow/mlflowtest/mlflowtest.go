@@ -33,18 +33,12 @@ type Version struct {
 	Tags    map[string]string `json:"tags"`
 }
 
-// Root is the repository root (where go.mod is).
-func Root(t testing.TB) string { return testenv.Root(t) }
-
 // Run runs a step of the client script against trackingURI with env added to the environment,
 // and decodes its result into out. It fails the test when the step fails.
 func Run(t testing.TB, trackingURI string, env []string, out any, step string, args ...string) {
 	t.Helper()
-	root := Root(t)
-	python := filepath.Join(root, ".venv", "bin", "python")
-	if _, err := os.Stat(python); err != nil {
-		testenv.Missing(t, "no Python virtualenv with MLflow: %v", err)
-	}
+	root := testenv.Root(t)
+	python := testenv.Python(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join(root, "testdata/clients/registration_client.py"), step}, args...)...)

@@ -1,5 +1,5 @@
 // Package regstoretest gives tests a registrations table laid out as the stack lays it out
-// (infra/stack/data.go), in a DynamoDB such as keystoretest.DynamoDB's moto server.
+// (infra/stack/data.go), in a DynamoDB such as testenv.AWS's moto server.
 package regstoretest
 
 import (

@@ -1,12 +1,12 @@
-// Package services starts and stops the Python servers the local harness runs the Lambda functions
-// against: moto in server mode (every AWS service on one port) and an MLflow tracking server whose
-// artifacts live in moto's S3. Both listen on 127.0.0.1 only and run as child processes of the
+// Package servers starts and stops the Python servers the local harness and the tests run against:
+// moto in server mode (every AWS service on one port) and an MLflow tracking server, whose
+// artifacts the harness keeps in moto's S3. Both listen on 127.0.0.1 only and run as child processes of the
 // calling Go program, each in its own process group so that Stop also ends the worker processes
 // the servers fork.
 //
 // The package relies on Unix process groups; reading command lines and group members uses /proc,
 // so KillStale works on Linux only.
-package services
+package servers
 
 import (
 	"bytes"
@@ -24,6 +24,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // Credentials and region handed to both servers; moto accepts any, so fixed values keep every
@@ -343,4 +346,14 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.buf)
+}
+
+// AWSConfig is an SDK configuration that reaches the AWS services at endpoint (moto's URL, or a
+// proxy in front of it) with the credentials and region the servers are given.
+func AWSConfig(endpoint string) aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		BaseEndpoint: aws.String(endpoint),
+	}
 }
