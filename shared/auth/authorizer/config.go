@@ -7,14 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
-)
-
-// Key sources (AUTH_SOURCE).
-const (
-	SourceDynamoDB = "dynamodb"
-	SourceExternal = "external"
 )
 
 // Config is the authorizer function's configuration.
@@ -50,11 +45,11 @@ func (c *Config) Validate() error {
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 
 	switch c.Source {
-	case SourceDynamoDB:
+	case keystore.SourceDynamoDB:
 		if c.KeysTable == "" {
 			fail("KEYS_TABLE is required when AUTH_SOURCE=dynamodb")
 		}
-	case SourceExternal:
+	case keystore.SourceExternal:
 		if c.ValidationCacheTable == "" {
 			fail("VALIDATION_CACHE_TABLE is required when AUTH_SOURCE=external")
 		}
@@ -64,7 +59,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, err.Error())
 		}
 	default:
-		fail("AUTH_SOURCE must be %s or %s, got %q", SourceDynamoDB, SourceExternal, c.Source)
+		fail("AUTH_SOURCE must be %s or %s, got %q", keystore.SourceDynamoDB, keystore.SourceExternal, c.Source)
 	}
 	if strings.TrimSpace(c.ServiceID) == "" {
 		fail("AUTH_SERVICE_ID must not be empty")

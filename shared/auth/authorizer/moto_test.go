@@ -66,7 +66,7 @@ func motoKeys(t *testing.T, db *dynamodb.Client) {
 			t.Fatal(err)
 		}
 	}
-	cfg := authorizer.Config{Source: authorizer.SourceDynamoDB, KeysTable: keysTable, ServiceID: "platform",
+	cfg := authorizer.Config{Source: keystore.SourceDynamoDB, KeysTable: keysTable, ServiceID: "platform",
 		AllowedKeyPrefixes: []string{"live"}, CacheTTL: time.Minute, NegativeCacheTTL: 5 * time.Second, CacheMaxEntries: 100}
 	h := authorizer.FromConfig(cfg, db, nil, quietLog)
 	for _, tc := range []struct {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authcache"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authservice"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
 )
 
 // FromConfig builds the handler cfg describes (cfg as validated by config.Load). db serves the
@@ -24,7 +25,7 @@ func FromConfig(cfg Config, db authcache.DynamoDBAPI, hc *http.Client, log *slog
 	}
 	var v *Validator
 	switch cfg.Source {
-	case SourceExternal:
+	case keystore.SourceExternal:
 		service := authservice.New(cfg.ServiceURL, cfg.ServiceID, cfg.ServiceTimeout, hc)
 		v = NewExternal(s, service, authcache.NewTable(db, cfg.ValidationCacheTable, cfg.StaleGrace))
 	default:

@@ -7,14 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
-)
-
-// Auth sources (AUTH_SOURCE).
-const (
-	SourceDynamoDB = "dynamodb"
-	SourceExternal = "external"
 )
 
 // Config is the keys function's configuration.
@@ -38,8 +33,8 @@ type Config struct {
 // Validate rejects a configuration the handler cannot work with.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.AuthSource != SourceDynamoDB && c.AuthSource != SourceExternal {
-		errs = append(errs, fmt.Errorf("AUTH_SOURCE must be %s or %s, got %q", SourceDynamoDB, SourceExternal, c.AuthSource))
+	if c.AuthSource != keystore.SourceDynamoDB && c.AuthSource != keystore.SourceExternal {
+		errs = append(errs, fmt.Errorf("AUTH_SOURCE must be %s or %s, got %q", keystore.SourceDynamoDB, keystore.SourceExternal, c.AuthSource))
 	}
 	if !slices.Contains(apikey.Environments, c.KeyEnvironment) {
 		errs = append(errs, fmt.Errorf("KEY_ENVIRONMENT must be one of %s, got %q", strings.Join(apikey.Environments, ", "), c.KeyEnvironment))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
 )
@@ -18,7 +19,7 @@ func TestConfig(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{name: "defaults", env: map[string]string{"KEYS_TABLE": "keys"}, check: func(t *testing.T, c Config) {
-			if c.AuthSource != SourceDynamoDB || c.KeyEnvironment != "live" || c.RevocationDelay() != 60*time.Second || len(c.AdminEmails) != 0 {
+			if c.AuthSource != keystore.SourceDynamoDB || c.KeyEnvironment != "live" || c.RevocationDelay() != 60*time.Second || len(c.AdminEmails) != 0 {
 				t.Errorf("%+v", c)
 			}
 		}},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"

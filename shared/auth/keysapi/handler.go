@@ -120,7 +120,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-func (h *Handler) disabled() bool { return h.cfg.AuthSource == SourceExternal }
+func (h *Handler) disabled() bool { return h.cfg.AuthSource == keystore.SourceExternal }
 
 func errDisabled() *httpapi.Error {
 	return httpapi.NewError(http.StatusNotFound, "KEYS_API_DISABLED",

@@ -333,7 +333,7 @@ func TestRevokeDelay(t *testing.T) {
 // With AUTH_SOURCE=external every route, and every other path, answers KEYS_API_DISABLED.
 func TestExternalModeDisablesEveryRoute(t *testing.T) {
 	cfg := testConfig()
-	cfg.AuthSource = SourceExternal
+	cfg.AuthSource = keystore.SourceExternal
 	store := newFakeStore(stored("1b4e28ba-2fa1-11d2-883f-0016d3cca427", "alice", now))
 	h := newHandler(cfg, store)
 	for _, caller := range []*principal.Principal{admin, alice, nil} {

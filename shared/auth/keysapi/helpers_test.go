@@ -35,7 +35,7 @@ var (
 
 func testConfig() Config {
 	return Config{
-		KeysTable: "keys", AuthSource: SourceDynamoDB, AdminEmails: []string{"boss@example.com"},
+		KeysTable: "keys", AuthSource: keystore.SourceDynamoDB, AdminEmails: []string{"boss@example.com"},
 		AuthCacheTTL: 60 * time.Second, AuthorizerCacheTTL: 300 * time.Second, KeyEnvironment: "live",
 		AllowedKeyPrefixes: []string{"live", "test", "dev"},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 )
 
@@ -93,7 +94,7 @@ func TestBootstrapLogsWithoutKey(t *testing.T) {
 
 func TestBootstrapRefusedInExternalMode(t *testing.T) {
 	cfg := testConfig()
-	cfg.AuthSource = SourceExternal
+	cfg.AuthSource = keystore.SourceExternal
 	_, err := invoke(t, newHandler(cfg, newFakeStore()), `{"bootstrap_admin":{"user_id":"ops"}}`)
 	if err == nil || !strings.Contains(err.Error(), "managed by the Hokusai auth service") {
 		t.Errorf("err = %v", err)
