@@ -15,6 +15,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -55,11 +56,11 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := DecodeEvent(body)
+	req, err := rules.DecodeEvent(body)
 	if err != nil {
 		return 0, nil, err
 	}
-	a := req.announcement()
+	a := eventAnnouncement(req)
 	if err := a.checkDetailSize(caller.UserID, caller.KeyID, req.ModelURI); err != nil {
 		return 0, nil, err
 	}
@@ -81,29 +82,29 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	// The registry's values win over the client's copies of its tags; a contradicting copy is
 	// refused before anything is written. An admin's announcement carries its owner's user_id,
 	// known only once ownAnnouncement has found the owner.
-	sys := announcedTags(req, mv, runID, registrationID)
+	sys := rules.AnnouncedTags(req, mv, runID, registrationID)
 	var later []string
 	if h.admin(caller) {
-		later = []string{TagUserID}
+		later = []string{rules.TagUserID}
 	} else {
-		sys[TagUserID] = caller.UserID
+		sys[rules.TagUserID] = caller.UserID
 	}
-	if err := checkSystemTags(req.Tags, sys, later...); err != nil {
+	if err := rules.CheckSystemTags(req.Tags, sys, later...); err != nil {
 		return 0, nil, err
 	}
 	own, err := h.ownAnnouncement(ctx, caller, mv, registrationID)
 	if err != nil {
 		return 0, nil, err
 	}
-	sys[TagUserID] = own.UserID
-	if err := checkSystemTags(req.Tags, sys); err != nil {
+	sys[rules.TagUserID] = own.UserID
+	if err := rules.CheckSystemTags(req.Tags, sys); err != nil {
 		return 0, nil, err
 	}
-	req.Tags = withSystemTags(req.Tags, sys)
+	req.Tags = rules.WithSystemTags(req.Tags, sys)
 	if err := h.mirror(mctx, req.Metadata, mv, runID); err != nil {
 		return 0, nil, err
 	}
-	rec, err := req.announcement().record(landing{
+	rec, err := eventAnnouncement(req).record(landing{
 		RegistrationID: registrationID, Version: req.Version, RunID: runID,
 		ModelURI: cmp.Or(req.ModelURI, "models:/"+req.ModelName+"/"+req.Version),
 		At:       start, UserID: own.UserID, KeyID: own.KeyID,
@@ -133,14 +134,14 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 
 // mirror sets the metadata tags on the version (one call per tag it lacks: MLflow has no batch
 // form) and on its run (one call), concurrently. A run deleted since is skipped.
-func (h *Handler) mirror(ctx context.Context, md Metadata, mv *mlflow.ModelVersion, runID string) error {
+func (h *Handler) mirror(ctx context.Context, md rules.Metadata, mv *mlflow.ModelVersion, runID string) error {
 	tags := md.Tags()
 	if len(tags) == 0 {
 		return nil
 	}
 	have := mlflow.TagMap(mv.Tags)
 	var calls []func() error
-	for _, t := range mlflow.Tags(tags, metadataTags) {
+	for _, t := range mlflow.Tags(tags, rules.MetadataTags) {
 		if v, ok := have[t.Key]; ok && v == t.Value {
 			continue
 		}
@@ -150,7 +151,7 @@ func (h *Handler) mirror(ctx context.Context, md Metadata, mv *mlflow.ModelVersi
 	}
 	if runID != "" {
 		calls = append(calls, func() error {
-			err := h.mlflow.SetRunTags(ctx, runID, mlflow.Tags(tags, metadataTags))
+			err := h.mlflow.SetRunTags(ctx, runID, mlflow.Tags(tags, rules.MetadataTags))
 			if mlflow.Code(err) == mlflow.ResourceDoesNotExist {
 				logging.FromContext(ctx).Info("run of an announced version not found; its tags are not mirrored", "run_id", runID)
 				return nil

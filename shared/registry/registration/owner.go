@@ -12,6 +12,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -148,7 +149,7 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 // model name is claimed through its versions: for the user of the legacy version announced first.
 func (h *Handler) legacyOwner(ctx context.Context, mv *mlflow.ModelVersion) (owner, error) {
 	tags := mlflow.TagMap(mv.Tags)
-	userID, registrationID := tags[TagUserID], tags[TagRegistrationID]
+	userID, registrationID := tags[rules.TagUserID], tags[rules.TagRegistrationID]
 	if userID == "" || uuid.Validate(registrationID) != nil {
 		return owner{}, nil
 	}

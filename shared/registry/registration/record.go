@@ -11,6 +11,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -22,13 +23,13 @@ const MaxDetailBytes = 64 << 10
 type announcement struct {
 	TokenID, ModelName, MetricName, ProposalIdentifier string
 	Baseline, Current                                  float64
-	Metadata                                           Metadata
+	Metadata                                           rules.Metadata
 	ContributorAddress, ExperimentName                 *string
 	APISchema                                          map[string]any
 	Tags                                               map[string]string
 }
 
-func (req RegisterRequest) announcement() announcement {
+func registerAnnouncement(req rules.RegisterRequest) announcement {
 	return announcement{
 		TokenID: req.TokenID, ModelName: req.ModelName, MetricName: req.MetricName, ProposalIdentifier: req.ProposalIdentifier,
 		Baseline: req.BaselineValue, Current: req.CurrentValue, Metadata: req.Metadata,
@@ -37,7 +38,7 @@ func (req RegisterRequest) announcement() announcement {
 	}
 }
 
-func (req EventRequest) announcement() announcement {
+func eventAnnouncement(req rules.EventRequest) announcement {
 	return announcement{
 		TokenID: req.TokenID, ModelName: req.ModelName, MetricName: req.MetricName, ProposalIdentifier: req.ProposalIdentifier,
 		Baseline: req.BaselineValue, Current: req.CurrentValue, Metadata: req.Metadata,
@@ -63,7 +64,7 @@ func (a announcement) detail(detailType string, l landing) events.Detail {
 	tags := map[string]string{}
 	maps.Copy(tags, a.Tags)
 	// The seed's deploy message carried these among the tags; its consumers read them there.
-	tags[TagUserID] = l.UserID
+	tags[rules.TagUserID] = l.UserID
 	if _, ok := tags["proposal_identifier"]; !ok {
 		tags["proposal_identifier"] = a.ProposalIdentifier
 	}
@@ -78,7 +79,7 @@ func (a announcement) detail(detailType string, l landing) events.Detail {
 		ModelVersion:          l.Version,
 		MLflowRunID:           l.RunID,
 		ProposalIdentifier:    a.ProposalIdentifier,
-		ImprovementPercentage: AssessReadiness(a.MetricName, a.Baseline, a.Current).ImprovementPercentage,
+		ImprovementPercentage: rules.AssessReadiness(a.MetricName, a.Baseline, a.Current).ImprovementPercentage,
 		ContributorAddress:    a.ContributorAddress,
 		ExperimentName:        a.ExperimentName,
 		Tags:                  tags,
@@ -101,10 +102,10 @@ func (a announcement) detail(detailType string, l landing) events.Detail {
 func (a announcement) checkDetailSize(userID, keyID, modelURI string) error {
 	long := strings.Repeat("9", 64)
 	if modelURI == "" {
-		modelURI = "models:/" + a.ModelName + "/" + long[:maxVersionDigits]
+		modelURI = "models:/" + a.ModelName + "/" + long[:rules.MaxVersionDigits]
 	}
 	d := a.detail(events.ModelRegistered, landing{
-		RegistrationID: long, Version: long[:maxVersionDigits], RunID: long, ModelURI: modelURI,
+		RegistrationID: long, Version: long[:rules.MaxVersionDigits], RunID: long, ModelURI: modelURI,
 		UserID: userID, KeyID: keyID,
 	})
 	b, err := json.Marshal(d)
@@ -145,7 +146,7 @@ type EventStatus struct {
 // record builds the registration record, with both events, and the answer it stores.
 func (a announcement) record(l landing) (regstore.Registration, error) {
 	modelID := ModelID(a.ModelName, l.Version, a.TokenID)
-	ready := AssessReadiness(a.MetricName, a.Baseline, a.Current)
+	ready := rules.AssessReadiness(a.MetricName, a.Baseline, a.Current)
 	rec := regstore.Registration{
 		RegistrationID: l.RegistrationID, UserID: l.UserID, KeyID: l.KeyID, ModelName: a.ModelName, Version: l.Version,
 		TokenID: a.TokenID, ModelID: modelID, RunID: l.RunID, CreatedAt: events.Timestamp(l.At),
@@ -169,7 +170,7 @@ func (a announcement) record(l landing) (regstore.Registration, error) {
 	view := Registered{
 		RegistrationID: l.RegistrationID, ModelID: modelID, ModelName: a.ModelName, Version: l.Version,
 		TokenID: a.TokenID, ProposalIdentifier: a.ProposalIdentifier, ModelURI: l.ModelURI,
-		Status: StatusRegistered, RegisteredAt: rec.CreatedAt,
+		Status: rules.StatusRegistered, RegisteredAt: rec.CreatedAt,
 	}
 	b, err := json.Marshal(view)
 	if err != nil {

@@ -13,13 +13,14 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 // attempt is one request's try at a registration.
 type attempt struct {
 	caller         principal.Principal
-	req            RegisterRequest
+	req            rules.RegisterRequest
 	start          time.Time
 	registrationID string
 	// idempotent: the request carries an Idempotency-Key, so a retry can complete it.
@@ -69,11 +70,11 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) (int, any, er
 		return 0, nil, err
 	}
 	key, keyErr := idempotencyKey(r.Header)
-	a.req, err = DecodeRegister(body)
+	a.req, err = rules.DecodeRegister(body)
 	if err = withKeyError(err, keyErr); err != nil {
 		return 0, nil, err
 	}
-	if err := a.req.announcement().checkDetailSize(a.caller.UserID, a.caller.KeyID, ""); err != nil {
+	if err := registerAnnouncement(a.req).checkDetailSize(a.caller.UserID, a.caller.KeyID, ""); err != nil {
 		return 0, nil, err
 	}
 	var out outcome
@@ -125,7 +126,7 @@ func (h *Handler) registerOnce(ctx context.Context, a *attempt) (outcome, error)
 	mv, err := h.mlflow.CreateModelVersion(mctx, mlflow.NewModelVersion{
 		Name: a.req.ModelName, Source: src.URI, RunID: src.RunID, ModelID: src.ModelID,
 		Description: a.req.Description,
-		Tags:        versionTags(a.req, a.registrationID, src.RunID, a.caller.UserID),
+		Tags:        rules.VersionTags(a.req, a.registrationID, src.RunID, a.caller.UserID),
 	})
 	if err != nil {
 		mapped := fromMLflow(err, nil)
@@ -143,7 +144,7 @@ func (h *Handler) registerOnce(ctx context.Context, a *attempt) (outcome, error)
 
 // prepare makes what the version needs: its registered model (an existing one is fine) and the
 // metadata tags on its run.
-func (h *Handler) prepare(ctx context.Context, req RegisterRequest, src source) error {
+func (h *Handler) prepare(ctx context.Context, req rules.RegisterRequest, src source) error {
 	ensureModel := func() error {
 		err := h.mlflow.CreateRegisteredModel(ctx, req.ModelName)
 		if c := mlflow.Code(err); c == mlflow.ResourceAlreadyExists || c == "ALREADY_EXISTS" {
@@ -156,7 +157,7 @@ func (h *Handler) prepare(ctx context.Context, req RegisterRequest, src source) 
 		if len(tags) == 0 || src.RunID == "" {
 			return nil
 		}
-		return fromMLflow(h.mlflow.SetRunTags(ctx, src.RunID, mlflow.Tags(tags, metadataTags)), runNotFound(src.RunID))
+		return fromMLflow(h.mlflow.SetRunTags(ctx, src.RunID, mlflow.Tags(tags, rules.MetadataTags)), runNotFound(src.RunID))
 	}
 	return parallel(ensureModel, tagRun)
 }
@@ -173,7 +174,7 @@ func (h *Handler) resume(ctx, mctx context.Context, a *attempt) (out outcome, do
 	case !errors.Is(err, regstore.ErrNotFound):
 		return outcome{}, false, storeUnavailable(err)
 	}
-	found, err := h.mlflow.FindModelVersionsByTag(mctx, TagRegistrationID, a.registrationID)
+	found, err := h.mlflow.FindModelVersionsByTag(mctx, rules.TagRegistrationID, a.registrationID)
 	if err != nil {
 		return outcome{}, false, fromMLflow(err, nil)
 	}
@@ -236,7 +237,7 @@ func (h *Handler) finish(ctx context.Context, a *attempt, src source, mv *mlflow
 	if mv.CreationTimestamp > 0 {
 		at = time.UnixMilli(int64(mv.CreationTimestamp))
 	}
-	rec, err := a.req.announcement().record(landing{
+	rec, err := registerAnnouncement(a.req).record(landing{
 		RegistrationID: a.registrationID, Version: mv.Version, RunID: src.RunID,
 		ModelURI: "models:/" + mv.Name + "/" + mv.Version, At: at, UserID: a.caller.UserID, KeyID: a.caller.KeyID,
 	})

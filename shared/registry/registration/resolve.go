@@ -8,6 +8,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 )
 
 // defaultArtifactPath is the model a bare run id refers to (SPEC 5.1).
@@ -24,15 +25,15 @@ type source struct {
 // does: runs:/<run>/<path> is the run's logged model named <path> (models:/<model_id>), or,
 // for a model logged the MLflow 2 way, the run's artifacts at <path>; models:/<model_id> is that
 // logged model.
-func (h *Handler) resolve(ctx context.Context, req RegisterRequest) (source, error) {
-	ref := modelRef{runID: req.RunID, artifactPath: defaultArtifactPath}
+func (h *Handler) resolve(ctx context.Context, req rules.RegisterRequest) (source, error) {
+	ref := rules.ModelRef{RunID: req.RunID, ArtifactPath: defaultArtifactPath}
 	if req.ModelURI != "" {
-		ref, _ = parseModelURI(req.ModelURI) // validated by DecodeRegister
+		ref, _ = rules.ParseModelURI(req.ModelURI) // validated by rules.DecodeRegister
 	}
-	if ref.modelID != "" {
-		return h.resolveLoggedModel(ctx, ref.modelID, req.RunID)
+	if ref.ModelID != "" {
+		return h.resolveLoggedModel(ctx, ref.ModelID, req.RunID)
 	}
-	return h.resolveRunModel(ctx, ref.runID, ref.artifactPath)
+	return h.resolveRunModel(ctx, ref.RunID, ref.ArtifactPath)
 }
 
 // resolveRunModel costs two calls (the run, then its logged models of that name), and a third,
