@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
+
 	"github.com/google/uuid"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
@@ -177,7 +179,7 @@ func TestRegister(t *testing.T) {
 				continue
 			}
 			if tc.status == 200 {
-				var back registration.Registered
+				var back record.Registered
 				_ = json.Unmarshal(got.Body.Bytes(), &back)
 				if back.RegistrationID != v.RegistrationID || back.Events[events.ModelRegistered].EventID != v.Events[events.ModelRegistered].EventID {
 					t.Errorf("%s: %s", tc.name, got.Body)

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -473,12 +475,12 @@ func decode(t testing.TB, rec *httptest.ResponseRecorder) map[string]any {
 }
 
 // registered decodes a 201 answer.
-func registered(t testing.TB, rec *httptest.ResponseRecorder) registration.Registered {
+func registered(t testing.TB, rec *httptest.ResponseRecorder) record.Registered {
 	t.Helper()
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	var v registration.Registered
+	var v record.Registered
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
 		t.Fatal(err)
 	}
