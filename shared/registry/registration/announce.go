@@ -9,13 +9,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
-
 	"github.com/google/uuid"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"

@@ -1,9 +1,8 @@
 package registration
 
 import (
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
-
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/idempotency"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
 )
 
 // Error codes of the registration API beyond httpapi's.

@@ -11,18 +11,19 @@ package registration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
 
 	"github.com/google/uuid"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/access"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/jsonbody"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/idempotency"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
@@ -110,6 +111,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Answers are per user and per moment (event statuses change): no cache may keep them.
 	w.Header().Set("Cache-Control", "no-store")
 	h.mux.ServeHTTP(w, r)
+}
+
+// MaxBodyBytes is the largest request body either registration route reads.
+const MaxBodyBytes = 256 << 10
+
+// readBody reads at most MaxBodyBytes of r's body (413 beyond).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return jsonbody.Read(w, r, MaxBodyBytes, httpapi.TooLarge(fmt.Sprintf("the request body is limited to %d KB; "+
+		"send large schemas or documents as MLflow artifacts and refer to them (eval_spec, api_schema)", MaxBodyBytes>>10)))
 }
 
 // deadline is when this request's answer must be on its way: the invocation's deadline or the

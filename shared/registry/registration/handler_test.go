@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
-
 	"github.com/google/uuid"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
@@ -25,6 +23,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
-
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore/regstoretest"
 )

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
-
 	"github.com/google/uuid"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
@@ -15,6 +13,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/idempotency"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
@@ -80,6 +79,39 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) (int, any, er
 	logging.FromContext(r.Context()).Info("model registered", "registration_id", out.view.RegistrationID,
 		"model_name", out.view.ModelName, "version", out.view.Version, "user_id", a.caller.UserID, "created", out.created)
 	return http.StatusCreated, out.view, nil
+}
+
+// registerIdempotent registers at most once per user, key and body (SPEC 5.1): the key is
+// claimed, choosing the registration id before MLflow is called; repeats get its answer, or 409
+// while it runs; a request that takes the key over from one that died finishes that one's
+// registration instead of starting another (idempotency.Keys.Acquire).
+func (h *Handler) registerIdempotent(ctx context.Context, a *attempt, key string, body []byte) (outcome, error) {
+	hold, replay, err := h.keys.Acquire(ctx, a.caller.UserID, key, body, a.start,
+		idempotency.LeaseEnd(ctx, a.start.Add(GatewayTimeout)))
+	if err != nil {
+		return outcome{}, err
+	}
+	if replay != "" {
+		return h.replay(ctx, replay)
+	}
+	a.hold, a.registrationID = hold, hold.RegistrationID
+	out, err := h.registerOnce(ctx, a)
+	if err != nil {
+		h.keys.Settle(ctx, hold, err, a.clean)
+		return outcome{}, err
+	}
+	h.keys.Complete(ctx, hold)
+	return out, nil
+}
+
+// replay answers a repeat with the registration the key led to, its events as they stand now.
+func (h *Handler) replay(ctx context.Context, registrationID string) (outcome, error) {
+	rec, err := h.store.Get(ctx, registrationID)
+	if err != nil {
+		return outcome{}, record.StoreUnavailable(err)
+	}
+	v, err := record.View(rec)
+	return outcome{view: v}, err
 }
 
 // registerOnce registers a's model version and records it: resolve the model (two MLflow

@@ -103,7 +103,7 @@ func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) 
 // AnnouncedTags are the values the registry gives its own tags in an announcement of mv (SPEC
 // 5.2), by key: the request's fields, the registration's id, the version's run, and for each
 // metadata tag the request's field or else the version's own tag. user_id, the owner's, is added
-// once the owner is known (ownAnnouncement).
+// once the owner is known (the handler's ownAnnouncement).
 func AnnouncedTags(req EventRequest, mv *mlflow.ModelVersion, runID, registrationID string) map[string]string {
 	sys := registryTags(req.TokenID, req.MetricName, req.BaselineValue, req.ProposalIdentifier, registrationID, runID)
 	have := mlflow.TagMap(mv.Tags)
