@@ -11,7 +11,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow/mlflowtest"
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
 )
 
 // Issue 10, item 8, through the whole stack: the first request's CreateModelVersion reaches the
@@ -70,7 +70,7 @@ func TestLostCreateIsNeverRepeatedEndToEnd(t *testing.T) {
 	if res.StatusCode != 201 {
 		t.Fatalf("retry after the create landed: %d %s", res.StatusCode, b)
 	}
-	var v registration.Registered
+	var v record.Registered
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}

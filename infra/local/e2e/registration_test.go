@@ -21,7 +21,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/infra/local/faultproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow/mlflowtest"
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -156,7 +156,7 @@ func TestRegisterModel(t *testing.T) {
 	if res.StatusCode != 201 {
 		t.Fatalf("%d %s", res.StatusCode, b)
 	}
-	var v registration.Registered
+	var v record.Registered
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestRegisterConcurrently(t *testing.T) {
 				for range 60 {
 					res, b := postRegister(t, writer, body, "dup-"+token)
 					if res.StatusCode == 201 {
-						var v registration.Registered
+						var v record.Registered
 						_ = json.Unmarshal(b, &v)
 						ids[i] = v.RegistrationID
 						return

@@ -14,7 +14,9 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -55,12 +57,12 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := DecodeEvent(body)
+	req, err := rules.DecodeEvent(body)
 	if err != nil {
 		return 0, nil, err
 	}
-	a := req.announcement()
-	if err := a.checkDetailSize(caller.UserID, caller.KeyID, req.ModelURI); err != nil {
+	a := record.FromEvent(req)
+	if err := a.CheckDetailSize(caller.UserID, caller.KeyID, req.ModelURI); err != nil {
 		return 0, nil, err
 	}
 	ctx := r.Context()
@@ -68,7 +70,7 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	defer cancel()
 	mv, err := h.mlflow.GetModelVersion(mctx, req.ModelName, req.Version)
 	if err != nil {
-		return 0, nil, fromMLflow(err, notFound(CodeModelVersionNotFound,
+		return 0, nil, mlflowops.FromMLflow(err, mlflowops.NotFound(CodeModelVersionNotFound,
 			fmt.Sprintf("MLflow has no version %s of model %q; register it first", req.Version, req.ModelName)))
 	}
 	runID := cmp.Or(req.RunID, mv.RunID)
@@ -76,34 +78,34 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 		return 0, nil, httpapi.Validation(httpapi.FieldError{Field: "mlflow_run_id",
 			Message: fmt.Sprintf("version %s of %q was registered from run %s, not this one", req.Version, req.ModelName, mv.RunID)})
 	}
-	modelID := ModelID(req.ModelName, req.Version, req.TokenID)
+	modelID := record.ModelID(req.ModelName, req.Version, req.TokenID)
 	registrationID := AnnouncementID(modelID)
 	// The registry's values win over the client's copies of its tags; a contradicting copy is
 	// refused before anything is written. An admin's announcement carries its owner's user_id,
 	// known only once ownAnnouncement has found the owner.
-	sys := announcedTags(req, mv, runID, registrationID)
+	sys := rules.AnnouncedTags(req, mv, runID, registrationID)
 	var later []string
 	if h.admin(caller) {
-		later = []string{TagUserID}
+		later = []string{rules.TagUserID}
 	} else {
-		sys[TagUserID] = caller.UserID
+		sys[rules.TagUserID] = caller.UserID
 	}
-	if err := checkSystemTags(req.Tags, sys, later...); err != nil {
+	if err := rules.CheckSystemTags(req.Tags, sys, later...); err != nil {
 		return 0, nil, err
 	}
 	own, err := h.ownAnnouncement(ctx, caller, mv, registrationID)
 	if err != nil {
 		return 0, nil, err
 	}
-	sys[TagUserID] = own.UserID
-	if err := checkSystemTags(req.Tags, sys); err != nil {
+	sys[rules.TagUserID] = own.UserID
+	if err := rules.CheckSystemTags(req.Tags, sys); err != nil {
 		return 0, nil, err
 	}
-	req.Tags = withSystemTags(req.Tags, sys)
-	if err := h.mirror(mctx, req.Metadata, mv, runID); err != nil {
+	req.Tags = rules.WithSystemTags(req.Tags, sys)
+	if err := h.ops.Mirror(mctx, req.Metadata, mv, runID); err != nil {
 		return 0, nil, err
 	}
-	rec, err := req.announcement().record(landing{
+	rec, err := record.FromEvent(req).Record(record.Landing{
 		RegistrationID: registrationID, Version: req.Version, RunID: runID,
 		ModelURI: cmp.Or(req.ModelURI, "models:/"+req.ModelName+"/"+req.Version),
 		At:       start, UserID: own.UserID, KeyID: own.KeyID,
@@ -129,36 +131,6 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	logging.FromContext(ctx).Info("registration announced", "registration_id", rec.RegistrationID, "model_id", modelID,
 		"user_id", own.UserID, "actor_user_id", caller.UserID)
 	return http.StatusOK, EventEmitted{Status: "ok", ModelID: modelID, ModelName: req.ModelName, Version: req.Version, EventEmitted: true}, nil
-}
-
-// mirror sets the metadata tags on the version (one call per tag it lacks: MLflow has no batch
-// form) and on its run (one call), concurrently. A run deleted since is skipped.
-func (h *Handler) mirror(ctx context.Context, md Metadata, mv *mlflow.ModelVersion, runID string) error {
-	tags := md.Tags()
-	if len(tags) == 0 {
-		return nil
-	}
-	have := mlflow.TagMap(mv.Tags)
-	var calls []func() error
-	for _, t := range mlflow.Tags(tags, metadataTags) {
-		if v, ok := have[t.Key]; ok && v == t.Value {
-			continue
-		}
-		calls = append(calls, func() error {
-			return fromMLflow(h.mlflow.SetModelVersionTag(ctx, mv.Name, mv.Version, t), nil)
-		})
-	}
-	if runID != "" {
-		calls = append(calls, func() error {
-			err := h.mlflow.SetRunTags(ctx, runID, mlflow.Tags(tags, metadataTags))
-			if mlflow.Code(err) == mlflow.ResourceDoesNotExist {
-				logging.FromContext(ctx).Info("run of an announced version not found; its tags are not mirrored", "run_id", runID)
-				return nil
-			}
-			return fromMLflow(err, nil)
-		})
-	}
-	return parallel(calls...)
 }
 
 // publishUnrecorded is the last resort when the record could not be written: the events go out

@@ -1,81 +1,25 @@
 package registration
 
 import (
-	"errors"
-	"fmt"
-	"net/http"
-
-	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/idempotency"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
 )
 
 // Error codes of the registration API beyond httpapi's.
 const (
-	CodeMLflowUnavailable     = "MLFLOW_UNAVAILABLE"
-	CodeTimeout               = "TIMEOUT"
-	CodeRunNotFound           = "RUN_NOT_FOUND"
-	CodeLoggedModelNotFound   = "LOGGED_MODEL_NOT_FOUND"
-	CodeModelVersionNotFound  = "MODEL_VERSION_NOT_FOUND"
+	CodeMLflowUnavailable     = mlflowops.CodeMLflowUnavailable
+	CodeTimeout               = mlflowops.CodeTimeout
+	CodeRunNotFound           = mlflowops.CodeRunNotFound
+	CodeLoggedModelNotFound   = mlflowops.CodeLoggedModelNotFound
+	CodeModelVersionNotFound  = mlflowops.CodeModelVersionNotFound
 	CodeRegistrationNotFound  = "REGISTRATION_NOT_FOUND"
-	CodeIdempotencyReused     = "IDEMPOTENCY_KEY_REUSED"
-	CodeIdempotencyInProgress = "IDEMPOTENCY_IN_PROGRESS"
+	CodeIdempotencyReused     = idempotency.CodeReused
+	CodeIdempotencyInProgress = idempotency.CodeInProgress
 	CodeEventEmitFailed       = "EVENT_EMIT_FAILED"
 	// CodeModelOwned: another user registered this model name first (403).
 	CodeModelOwned = "MODEL_OWNED_BY_ANOTHER_USER"
 	// CodeVersionOwned: another user registered or announced this model version first (403).
 	CodeVersionOwned = "MODEL_VERSION_OWNED_BY_ANOTHER_USER"
-	// CodeOutcomeUnknown: a request with this Idempotency-Key sent MLflow the create of its
-	// version and never learnt whether it went through; the version has not appeared (409): with
-	// Retry-After while MLflow may still commit it, without (terminal: use a new key) after that.
-	CodeOutcomeUnknown = "REGISTRATION_OUTCOME_UNKNOWN"
+	// CodeOutcomeUnknown: see idempotency.CodeOutcomeUnknown.
+	CodeOutcomeUnknown = idempotency.CodeOutcomeUnknown
 )
-
-// fromMLflow is the one place an MLflow failure becomes the client's answer. notFound answers
-// RESOURCE_DOES_NOT_EXIST (nil: that code is unexpected for this call). MLflow's own text goes
-// to the log with the cause, never to the client.
-func fromMLflow(err error, notFound *httpapi.Error) error {
-	var ae *mlflow.APIError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, mlflow.ErrTimeout):
-		return httpapi.NewError(http.StatusGatewayTimeout, CodeTimeout,
-			"MLflow did not answer in time; retry (with the same Idempotency-Key, nothing is registered twice)").WithCause(err)
-	case errors.Is(err, mlflow.ErrUnavailable):
-		return unavailable("MLflow is unreachable", err)
-	case !errors.As(err, &ae):
-		return err
-	case ae.Code == mlflow.ResourceDoesNotExist && notFound != nil:
-		return notFound.WithCause(err)
-	case ae.Status >= 500:
-		return unavailable(fmt.Sprintf("MLflow failed to answer %s (HTTP %d)", ae.Op, ae.Status), err)
-	case ae.Code == mlflow.InvalidParameterValue:
-		return httpapi.Validation(httpapi.FieldError{Field: "body",
-			Message: fmt.Sprintf("MLflow refused %s as invalid (%s)", ae.Op, ae.Code)}).WithCause(err)
-	default:
-		// Refused for a reason the client cannot fix (permissions, a misconfigured gateway).
-		return unavailable(fmt.Sprintf("MLflow refused %s (%s)", ae.Op, codeOrStatus(ae)), err)
-	}
-}
-
-func unavailable(detail string, cause error) *httpapi.Error {
-	return httpapi.NewError(http.StatusBadGateway, CodeMLflowUnavailable, detail).WithCause(cause)
-}
-
-func codeOrStatus(ae *mlflow.APIError) string {
-	if ae.Code != "" {
-		return ae.Code
-	}
-	return fmt.Sprintf("HTTP %d", ae.Status)
-}
-
-// definite reports whether a failed MLflow call certainly changed nothing: MLflow answered and
-// refused it. A timeout or lost connection may hide a call that went through.
-func definite(err error) bool {
-	var ae *mlflow.APIError
-	return errors.As(err, &ae) && ae.Status < 500
-}
-
-func notFound(code, detail string) *httpapi.Error {
-	return httpapi.NewError(http.StatusNotFound, code, detail)
-}

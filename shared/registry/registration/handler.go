@@ -11,6 +11,7 @@ package registration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -19,8 +20,11 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/access"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/jsonbody"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/idempotency"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -37,16 +41,7 @@ const publishMargin = 500 * time.Millisecond
 
 // MLflow is the part of the MLflow API the handler uses; *mlflow.Client satisfies it.
 type MLflow interface {
-	GetRun(ctx context.Context, runID string) (*mlflow.Run, error)
-	FindLoggedModels(ctx context.Context, experimentID, runID, name string) ([]mlflow.LoggedModel, error)
-	GetLoggedModel(ctx context.Context, modelID string) (*mlflow.LoggedModel, error)
-	ListArtifacts(ctx context.Context, runID, path string) ([]mlflow.FileInfo, error)
-	CreateRegisteredModel(ctx context.Context, name string) error
-	CreateModelVersion(ctx context.Context, mv mlflow.NewModelVersion) (*mlflow.ModelVersion, error)
-	GetModelVersion(ctx context.Context, name, version string) (*mlflow.ModelVersion, error)
-	FindModelVersionsByTag(ctx context.Context, key, value string) ([]mlflow.ModelVersion, error)
-	SetModelVersionTag(ctx context.Context, name, version string, tag mlflow.Tag) error
-	SetRunTags(ctx context.Context, runID string, tags []mlflow.Tag) error
+	mlflowops.MLflow
 }
 
 // Store is the part of the registrations table the handler uses; *regstore.Store satisfies it.
@@ -56,12 +51,7 @@ type Store interface {
 	ClaimOwner(ctx context.Context, pk, userID, modelName, version string, now time.Time) (string, error)
 	Get(ctx context.Context, registrationID string) (*regstore.Registration, error)
 	MarkPublished(ctx context.Context, registrationID string, eventIDs []string) error
-	ClaimIdempotency(ctx context.Context, rec regstore.Idempotency, now time.Time) (*regstore.Idempotency, error)
-	TakeOverIdempotency(ctx context.Context, pk, from, to string, leaseUntil, now time.Time) (*regstore.Idempotency, error)
-	MarkCreateSent(ctx context.Context, pk, owner string, now time.Time) error
-	CompleteIdempotency(ctx context.Context, pk, owner string) error
-	ReleaseIdempotency(ctx context.Context, pk, owner string) error
-	LeaseIdempotency(ctx context.Context, pk, owner string, until time.Time) error
+	idempotency.Store
 }
 
 // EventPublisher sends a registration's pending events (one PutEvents) and returns the ids of
@@ -91,6 +81,8 @@ type Handler struct {
 	mlflow    MLflow
 	store     Store
 	publisher EventPublisher
+	keys      idempotency.Keys
+	ops       mlflowops.Ops
 	policy    access.Policy
 	timeout   time.Duration
 	now       func() time.Time
@@ -106,6 +98,8 @@ func New(d Deps) *Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	h.keys = idempotency.Keys{Store: d.Store, Now: h.now}
+	h.ops = mlflowops.Ops{MLflow: d.MLflow}
 	h.mux = httpapi.NewMux()
 	h.mux.Handle("POST /api/models/register", httpapi.Endpoint(h.register))
 	h.mux.Handle("POST /api/models/tokenized-registration-events", httpapi.Endpoint(h.announce))
@@ -117,6 +111,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Answers are per user and per moment (event statuses change): no cache may keep them.
 	w.Header().Set("Cache-Control", "no-store")
 	h.mux.ServeHTTP(w, r)
+}
+
+// MaxBodyBytes is the largest request body either registration route reads.
+const MaxBodyBytes = 256 << 10
+
+// readBody reads at most MaxBodyBytes of r's body (413 beyond).
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return jsonbody.Read(w, r, MaxBodyBytes, httpapi.TooLarge(fmt.Sprintf("the request body is limited to %d KB; "+
+		"send large schemas or documents as MLflow artifacts and refer to them (eval_spec, api_schema)", MaxBodyBytes>>10)))
 }
 
 // deadline is when this request's answer must be on its way: the invocation's deadline or the
@@ -144,7 +147,7 @@ func (h *Handler) get(_ http.ResponseWriter, r *http.Request) (int, any, error) 
 		return 0, nil, err
 	}
 	id := r.PathValue("registration_id")
-	missing := notFound(CodeRegistrationNotFound, "no such registration among yours")
+	missing := mlflowops.NotFound(CodeRegistrationNotFound, "no such registration among yours")
 	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
 		return 0, nil, missing
 	}
@@ -153,13 +156,13 @@ func (h *Handler) get(_ http.ResponseWriter, r *http.Request) (int, any, error) 
 		return 0, nil, missing
 	}
 	if err != nil {
-		return 0, nil, storeUnavailable(err)
+		return 0, nil, record.StoreUnavailable(err)
 	}
 	if rec.UserID != caller.UserID && !h.admin(caller) {
 		logging.FromContext(r.Context()).Info("registration of another user requested", "registration_id", id)
 		return 0, nil, missing
 	}
-	v, err := view(rec)
+	v, err := record.View(rec)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -169,12 +172,4 @@ func (h *Handler) get(_ http.ResponseWriter, r *http.Request) (int, any, error) 
 // admin reports whether caller may act on any user's registrations.
 func (h *Handler) admin(caller principal.Principal) bool {
 	return caller.Level(h.policy.AdminEmails) >= principal.Admin
-}
-
-// storeUnavailable is a failed read or write of the registrations table.
-func storeUnavailable(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return httpapi.Unavailable("the registrations table is unavailable; retry shortly", 1, err)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -177,7 +178,7 @@ func TestRegister(t *testing.T) {
 				continue
 			}
 			if tc.status == 200 {
-				var back registration.Registered
+				var back record.Registered
 				_ = json.Unmarshal(got.Body.Bytes(), &back)
 				if back.RegistrationID != v.RegistrationID || back.Events[events.ModelRegistered].EventID != v.Events[events.ModelRegistered].EventID {
 					t.Errorf("%s: %s", tc.name, got.Body)

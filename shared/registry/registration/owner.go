@@ -12,6 +12,8 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -62,7 +64,7 @@ func (h *Handler) claim(ctx context.Context, caller principal.Principal, userID,
 	case err == nil:
 		return owner, nil
 	case !errors.Is(err, regstore.ErrOwned):
-		return "", storeUnavailable(err)
+		return "", record.StoreUnavailable(err)
 	case h.admin(caller):
 		logging.FromContext(ctx).Info("admin acting on another user's model", "model_name", name, "version", version, "owner", owner)
 		return owner, nil
@@ -91,7 +93,7 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 			"registration_id", registrationID, "owner", rec.UserID, "user_id", caller.UserID)
 		return owner{}, versionOwned(name, version)
 	case !recorded && !errors.Is(err, regstore.ErrNotFound):
-		return owner{}, storeUnavailable(err)
+		return owner{}, record.StoreUnavailable(err)
 	}
 	forUser := caller.UserID
 	var legacy owner
@@ -104,7 +106,7 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 		// when an owner is recorded), then decided like any other, below.
 		forUser, err = h.store.ClaimOwner(ctx, regstore.VersionOwnerPK(name, version), legacy.UserID, name, version, h.now())
 		if err != nil && !errors.Is(err, regstore.ErrOwned) {
-			return owner{}, storeUnavailable(err)
+			return owner{}, record.StoreUnavailable(err)
 		}
 	}
 	// For a user, forUser is the caller (claim refuses another's), except for a legacy version,
@@ -148,7 +150,7 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 // model name is claimed through its versions: for the user of the legacy version announced first.
 func (h *Handler) legacyOwner(ctx context.Context, mv *mlflow.ModelVersion) (owner, error) {
 	tags := mlflow.TagMap(mv.Tags)
-	userID, registrationID := tags[TagUserID], tags[TagRegistrationID]
+	userID, registrationID := tags[rules.TagUserID], tags[rules.TagRegistrationID]
 	if userID == "" || uuid.Validate(registrationID) != nil {
 		return owner{}, nil
 	}
@@ -157,7 +159,7 @@ func (h *Handler) legacyOwner(ctx context.Context, mv *mlflow.ModelVersion) (own
 	case errors.Is(err, regstore.ErrNotFound):
 		return owner{}, nil
 	case err != nil:
-		return owner{}, storeUnavailable(err)
+		return owner{}, record.StoreUnavailable(err)
 	case rec.UserID != userID || rec.ModelName != mv.Name || rec.Version != mv.Version:
 		return owner{}, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,49 +12,36 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/idempotency"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/mlflowops"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/record"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 // attempt is one request's try at a registration.
 type attempt struct {
 	caller         principal.Principal
-	req            RegisterRequest
+	req            rules.RegisterRequest
 	start          time.Time
 	registrationID string
-	// idempotent: the request carries an Idempotency-Key, so a retry can complete it.
-	idempotent bool
-	// recovering: the id was taken over from a request that died, which may have created the
-	// version (and even the record) already.
-	recovering bool
-	// pk and owner are the Idempotency-Key's record and this attempt's hold on it.
-	pk, owner string
-	// createSent: a request holding this key before sent MLflow the version's create, whose
-	// outcome it never learnt, at createSentAt. This attempt may find that version, never create
-	// another.
-	createSent   bool
-	createSentAt time.Time
+	// hold is the request's hold on its Idempotency-Key, so a retry can complete it; nil without
+	// a key.
+	hold *idempotency.Hold
 	// clean: a recovering attempt found that the request it took over sent no create and left
 	// no version, so a failure of its own that MLflow definitely refused leaves nothing behind.
 	clean bool
 }
 
+// recovering: the id was taken over from a request that died, which may have created the
+// version (and even the record) already.
+func (a *attempt) recovering() bool { return a.hold != nil && a.hold.Recovering }
+
 // outcome is a registration's answer, and whether this request created its model version.
 type outcome struct {
-	view    Registered
+	view    record.Registered
 	created bool
 }
-
-// unsettled is a failure after which MLflow may hold this registration's version: its
-// idempotency key must not be released (a retry with a fresh id would register twice), only
-// handed on to a retry after a while, which then looks for the version by its tag (and, having
-// the create-sent mark, never creates another one; see createOnce).
-type unsettled struct {
-	err   error
-	after time.Duration // until MLflow can no longer be working on the call given up on
-}
-
-func (u *unsettled) Error() string { return u.err.Error() }
-func (u *unsettled) Unwrap() error { return u.err }
 
 // register is POST /api/models/register.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) (int, any, error) {
@@ -68,12 +54,12 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
-	key, keyErr := idempotencyKey(r.Header)
-	a.req, err = DecodeRegister(body)
-	if err = withKeyError(err, keyErr); err != nil {
+	key, keyErr := idempotency.Key(r.Header)
+	a.req, err = rules.DecodeRegister(body)
+	if err = idempotency.WithKeyError(err, keyErr); err != nil {
 		return 0, nil, err
 	}
-	if err := a.req.announcement().checkDetailSize(a.caller.UserID, a.caller.KeyID, ""); err != nil {
+	if err := record.FromRegister(a.req).CheckDetailSize(a.caller.UserID, a.caller.KeyID, ""); err != nil {
 		return 0, nil, err
 	}
 	var out outcome
@@ -82,7 +68,6 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) (int, any, er
 		a.registrationID = uuid.NewString()
 		out, err = h.registerOnce(r.Context(), a)
 	} else {
-		a.idempotent = true
 		out, err = h.registerIdempotent(r.Context(), a, key, body)
 	}
 	if err != nil {
@@ -96,6 +81,39 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) (int, any, er
 	return http.StatusCreated, out.view, nil
 }
 
+// registerIdempotent registers at most once per user, key and body (SPEC 5.1): the key is
+// claimed, choosing the registration id before MLflow is called; repeats get its answer, or 409
+// while it runs; a request that takes the key over from one that died finishes that one's
+// registration instead of starting another (idempotency.Keys.Acquire).
+func (h *Handler) registerIdempotent(ctx context.Context, a *attempt, key string, body []byte) (outcome, error) {
+	hold, replay, err := h.keys.Acquire(ctx, a.caller.UserID, key, body, a.start,
+		idempotency.LeaseEnd(ctx, a.start.Add(GatewayTimeout)))
+	if err != nil {
+		return outcome{}, err
+	}
+	if replay != "" {
+		return h.replay(ctx, replay)
+	}
+	a.hold, a.registrationID = hold, hold.RegistrationID
+	out, err := h.registerOnce(ctx, a)
+	if err != nil {
+		h.keys.Settle(ctx, hold, err, a.clean)
+		return outcome{}, err
+	}
+	h.keys.Complete(ctx, hold)
+	return out, nil
+}
+
+// replay answers a repeat with the registration the key led to, its events as they stand now.
+func (h *Handler) replay(ctx context.Context, registrationID string) (outcome, error) {
+	rec, err := h.store.Get(ctx, registrationID)
+	if err != nil {
+		return outcome{}, record.StoreUnavailable(err)
+	}
+	v, err := record.View(rec)
+	return outcome{view: v}, err
+}
+
 // registerOnce registers a's model version and records it: resolve the model (two MLflow
 // calls), create the registered model if missing and tag the run (concurrently, one call each),
 // create the version with all its tags (one call). A recovering attempt first looks for what the
@@ -103,12 +121,12 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) (int, any, er
 func (h *Handler) registerOnce(ctx context.Context, a *attempt) (outcome, error) {
 	mctx, cancel := mlflowContext(ctx, a.start)
 	defer cancel()
-	if a.recovering {
+	if a.recovering() {
 		if out, done, err := h.resume(ctx, mctx, a); done || err != nil {
 			return out, err
 		}
 	}
-	src, err := h.resolve(mctx, a.req)
+	src, err := h.ops.Resolve(mctx, a.req)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -116,7 +134,7 @@ func (h *Handler) registerOnce(ctx context.Context, a *attempt) (outcome, error)
 	if err := h.claimModel(ctx, a.caller, a.req.ModelName); err != nil {
 		return outcome{}, err
 	}
-	if err := h.prepare(mctx, a.req, src); err != nil {
+	if err := h.ops.Prepare(mctx, a.req, src); err != nil {
 		return outcome{}, err
 	}
 	if err := h.markCreateSent(ctx, a); err != nil {
@@ -125,40 +143,20 @@ func (h *Handler) registerOnce(ctx context.Context, a *attempt) (outcome, error)
 	mv, err := h.mlflow.CreateModelVersion(mctx, mlflow.NewModelVersion{
 		Name: a.req.ModelName, Source: src.URI, RunID: src.RunID, ModelID: src.ModelID,
 		Description: a.req.Description,
-		Tags:        versionTags(a.req, a.registrationID, src.RunID, a.caller.UserID),
+		Tags:        rules.VersionTags(a.req, a.registrationID, src.RunID, a.caller.UserID),
 	})
 	if err != nil {
-		mapped := fromMLflow(err, nil)
-		if !definite(err) {
-			return outcome{}, &unsettled{err: mapped, after: h.timeout}
+		mapped := mlflowops.FromMLflow(err, nil)
+		if !mlflowops.Definite(err) {
+			return outcome{}, &idempotency.Unsettled{Err: mapped, After: h.timeout}
 		}
 		return outcome{}, mapped
 	}
 	v, err := h.finish(ctx, a, src, mv)
 	if err != nil {
-		return outcome{}, &unsettled{err: err}
+		return outcome{}, &idempotency.Unsettled{Err: err}
 	}
 	return outcome{view: v, created: true}, nil
-}
-
-// prepare makes what the version needs: its registered model (an existing one is fine) and the
-// metadata tags on its run.
-func (h *Handler) prepare(ctx context.Context, req RegisterRequest, src source) error {
-	ensureModel := func() error {
-		err := h.mlflow.CreateRegisteredModel(ctx, req.ModelName)
-		if c := mlflow.Code(err); c == mlflow.ResourceAlreadyExists || c == "ALREADY_EXISTS" {
-			return nil
-		}
-		return fromMLflow(err, nil)
-	}
-	tagRun := func() error {
-		tags := req.Metadata.Tags()
-		if len(tags) == 0 || src.RunID == "" {
-			return nil
-		}
-		return fromMLflow(h.mlflow.SetRunTags(ctx, src.RunID, mlflow.Tags(tags, metadataTags)), runNotFound(src.RunID))
-	}
-	return parallel(ensureModel, tagRun)
 }
 
 // resume finishes the work of the dead request whose registration id a took over: its record if
@@ -168,31 +166,31 @@ func (h *Handler) resume(ctx, mctx context.Context, a *attempt) (out outcome, do
 	rec, err := h.store.Get(ctx, a.registrationID)
 	switch {
 	case err == nil:
-		v, err := view(rec)
+		v, err := record.View(rec)
 		return outcome{view: v}, true, err
 	case !errors.Is(err, regstore.ErrNotFound):
-		return outcome{}, false, storeUnavailable(err)
+		return outcome{}, false, record.StoreUnavailable(err)
 	}
-	found, err := h.mlflow.FindModelVersionsByTag(mctx, TagRegistrationID, a.registrationID)
+	found, err := h.mlflow.FindModelVersionsByTag(mctx, rules.TagRegistrationID, a.registrationID)
 	if err != nil {
-		return outcome{}, false, fromMLflow(err, nil)
+		return outcome{}, false, mlflowops.FromMLflow(err, nil)
 	}
 	if len(found) == 0 {
-		if a.createSent {
+		if a.hold.CreateSent {
 			// The create may still land (MLflow finishes a request its client left): creating
 			// again could make two versions. The version is looked for again on every retry until
 			// MLflow can no longer be committing it; this search, made after that, is the last
 			// word: the version was not created.
-			if h.now().Before(a.createSentAt.Add(h.createSettles())) {
-				return outcome{}, false, outcomeUnknown()
+			if h.now().Before(a.hold.CreateSentAt.Add(idempotency.CreateSettles(h.timeout))) {
+				return outcome{}, false, idempotency.OutcomeUnknown()
 			}
-			return outcome{}, false, outcomeLost()
+			return outcome{}, false, idempotency.OutcomeLost()
 		}
 		a.clean = true
 		return outcome{}, false, nil
 	}
 	mv := &found[0] // at most one create was ever sent for this id (createOnce)
-	src := source{URI: mv.Source, RunID: mv.RunID}
+	src := mlflowops.Source{URI: mv.Source, RunID: mv.RunID}
 	v, err := h.finish(ctx, a, src, mv)
 	return outcome{view: v}, true, err
 }
@@ -213,70 +211,47 @@ func (h *Handler) resume(ctx, mctx context.Context, a *attempt) (out outcome, do
 //
 // Without an Idempotency-Key nothing is deduplicated, so there is nothing to mark.
 func (h *Handler) markCreateSent(ctx context.Context, a *attempt) error {
-	if !a.idempotent {
+	if a.hold == nil {
 		return nil
 	}
-	err := h.store.MarkCreateSent(ctx, a.pk, a.owner, h.now())
-	if errors.Is(err, regstore.ErrConflict) {
-		return inProgress() // taken over: the new holder registers, this attempt must not
-	}
-	if err != nil {
-		return storeUnavailable(err)
-	}
-	return nil
+	return h.keys.MarkCreateSent(ctx, a.hold)
 }
 
 // finish records the registration of mv, publishes its events and returns the answer. The
 // version is the caller's from now on (its name is already theirs).
-func (h *Handler) finish(ctx context.Context, a *attempt, src source, mv *mlflow.ModelVersion) (Registered, error) {
+func (h *Handler) finish(ctx context.Context, a *attempt, src mlflowops.Source, mv *mlflow.ModelVersion) (record.Registered, error) {
 	if err := h.claimVersion(ctx, a.caller, mv.Name, mv.Version); err != nil {
-		return Registered{}, err
+		return record.Registered{}, err
 	}
 	at := a.start
 	if mv.CreationTimestamp > 0 {
 		at = time.UnixMilli(int64(mv.CreationTimestamp))
 	}
-	rec, err := a.req.announcement().record(landing{
+	rec, err := record.FromRegister(a.req).Record(record.Landing{
 		RegistrationID: a.registrationID, Version: mv.Version, RunID: src.RunID,
 		ModelURI: "models:/" + mv.Name + "/" + mv.Version, At: at, UserID: a.caller.UserID, KeyID: a.caller.KeyID,
 	})
 	if err != nil {
-		return Registered{}, err
+		return record.Registered{}, err
 	}
 	err = h.store.Create(ctx, rec)
 	if errors.Is(err, regstore.ErrExists) {
 		// Written by the request this one took over from, after all.
 		existing, err := h.store.Get(ctx, a.registrationID)
 		if err != nil {
-			return Registered{}, storeUnavailable(err)
+			return record.Registered{}, record.StoreUnavailable(err)
 		}
-		return view(existing)
+		return record.View(existing)
 	}
 	if err != nil {
 		detail := "the model version was registered in MLflow but the registration could not be recorded"
-		if a.idempotent {
+		if a.hold != nil {
 			detail += "; retry with the same Idempotency-Key to complete it"
 		} else {
 			detail += "; its events were not emitted (send an Idempotency-Key so that a retry can complete a registration)"
 		}
-		return Registered{}, httpapi.Unavailable(detail, 1, err)
+		return record.Registered{}, httpapi.Unavailable(detail, 1, err)
 	}
 	h.publish(ctx, a.start, &rec)
-	return view(&rec)
-}
-
-// parallel runs calls concurrently and returns the first error in their order.
-func parallel(calls ...func() error) error {
-	errs := make([]error, len(calls))
-	var wg sync.WaitGroup
-	for i, call := range calls {
-		wg.Go(func() { errs[i] = call() })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return record.View(&rec)
 }

@@ -1,4 +1,4 @@
-package registration
+package rules
 
 import (
 	"fmt"
@@ -39,8 +39,8 @@ var systemTags = []string{
 	TagRegistrationID, TagRunID, TagUserID, TagEvalSpec, TagScorerRef, TagPrimaryMetric, TagBenchmarkSpecID,
 }
 
-// metadataTags are the keys of Metadata's tags, in the order they are sent.
-var metadataTags = []string{TagEvalSpec, TagScorerRef, TagPrimaryMetric, TagBenchmarkSpecID}
+// MetadataTags are the keys of Metadata's tags, in the order they are sent.
+var MetadataTags = []string{TagEvalSpec, TagScorerRef, TagPrimaryMetric, TagBenchmarkSpecID}
 
 // Reserved reports whether a client may not set the tag key: the registry writes it, or MLflow
 // owns it (mlflow.*). Keys are compared as their readers may read them, not byte for byte: trimmed
@@ -70,9 +70,9 @@ func invisible(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Cf
 // systemTag reports whether key is exactly one of the keys the registry writes.
 func systemTag(key string) bool { return slices.Contains(systemTags, key) }
 
-// versionTags are all the tags of a new version: the registry's, then the client's (which
+// VersionTags are all the tags of a new version: the registry's, then the client's (which
 // validation keeps off the registry's keys).
-func versionTags(req RegisterRequest, registrationID, runID, userID string) []mlflow.Tag {
+func VersionTags(req RegisterRequest, registrationID, runID, userID string) []mlflow.Tag {
 	sys := registryTags(req.TokenID, req.MetricName, req.BaselineValue, req.ProposalIdentifier, registrationID, runID)
 	sys[TagUserID] = userID
 	maps.Copy(sys, req.Metadata.Tags())
@@ -100,14 +100,14 @@ func registryTags(tokenID, metric string, baseline float64, proposal, registrati
 // formatValue writes a metric value as MLflow writes numbers in tags: shortest exact form.
 func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// announcedTags are the values the registry gives its own tags in an announcement of mv (SPEC
+// AnnouncedTags are the values the registry gives its own tags in an announcement of mv (SPEC
 // 5.2), by key: the request's fields, the registration's id, the version's run, and for each
 // metadata tag the request's field or else the version's own tag. user_id, the owner's, is added
-// once the owner is known (ownAnnouncement).
-func announcedTags(req EventRequest, mv *mlflow.ModelVersion, runID, registrationID string) map[string]string {
+// once the owner is known (the handler's ownAnnouncement).
+func AnnouncedTags(req EventRequest, mv *mlflow.ModelVersion, runID, registrationID string) map[string]string {
 	sys := registryTags(req.TokenID, req.MetricName, req.BaselineValue, req.ProposalIdentifier, registrationID, runID)
 	have := mlflow.TagMap(mv.Tags)
-	for _, k := range metadataTags {
+	for _, k := range MetadataTags {
 		if v, ok := have[k]; ok {
 			sys[k] = v
 		}
@@ -116,13 +116,13 @@ func announcedTags(req EventRequest, mv *mlflow.ModelVersion, runID, registratio
 	return sys
 }
 
-// checkSystemTags refuses, naming each, the client's copies of the registry's own tags (sent
+// CheckSystemTags refuses, naming each, the client's copies of the registry's own tags (sent
 // back by the SDK, spelled exactly as the registry writes them: lookalikes were refused when
 // decoding) whose value is not the registry's: the registry's values win, and a contradicting
 // copy is the client's mistake or a forgery, never a tag of the events. Keys in skip are checked
 // later. Values are compared as the registry reads the field they copy: trimmed, token and
 // proposal ids without case (token ids are upper-cased), the benchmark value as a number.
-func checkSystemTags(tags, sys map[string]string, skip ...string) error {
+func CheckSystemTags(tags, sys map[string]string, skip ...string) error {
 	var errs []httpapi.FieldError
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		if !systemTag(k) || slices.Contains(skip, k) {
@@ -157,9 +157,9 @@ func sameTagValue(key, got, want string) bool {
 	return got == want
 }
 
-// withSystemTags is tags with each of the registry's own keys among them given the registry's
-// value (checkSystemTags accepted the client's copies as equal to it).
-func withSystemTags(tags, sys map[string]string) map[string]string {
+// WithSystemTags is tags with each of the registry's own keys among them given the registry's
+// value (CheckSystemTags accepted the client's copies as equal to it).
+func WithSystemTags(tags, sys map[string]string) map[string]string {
 	out := maps.Clone(tags)
 	for k := range tags {
 		if v, ok := sys[k]; ok && systemTag(k) {

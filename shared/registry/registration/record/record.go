@@ -1,9 +1,13 @@
-package registration
+// Package record turns a validated registration into what the registry stores and tells: the
+// registration record with the events it owes, each event's detail, and the answer of both
+// routes. Each event detail is built and encoded by one function (encode), which both the size
+// check made before anything is registered and the record itself use.
+package record
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -11,25 +15,27 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 // MaxDetailBytes is the largest event detail the registry publishes (SPEC 7).
 const MaxDetailBytes = 64 << 10
 
-// announcement is what both routes announce about a model version: the client's claims,
+// Announcement is what both routes announce about a model version: the client's claims,
 // validated and normalised.
-type announcement struct {
+type Announcement struct {
 	TokenID, ModelName, MetricName, ProposalIdentifier string
 	Baseline, Current                                  float64
-	Metadata                                           Metadata
+	Metadata                                           rules.Metadata
 	ContributorAddress, ExperimentName                 *string
 	APISchema                                          map[string]any
 	Tags                                               map[string]string
 }
 
-func (req RegisterRequest) announcement() announcement {
-	return announcement{
+// FromRegister is the announcement of POST /api/models/register.
+func FromRegister(req rules.RegisterRequest) Announcement {
+	return Announcement{
 		TokenID: req.TokenID, ModelName: req.ModelName, MetricName: req.MetricName, ProposalIdentifier: req.ProposalIdentifier,
 		Baseline: req.BaselineValue, Current: req.CurrentValue, Metadata: req.Metadata,
 		ContributorAddress: req.ContributorAddress, ExperimentName: req.ExperimentName,
@@ -37,16 +43,17 @@ func (req RegisterRequest) announcement() announcement {
 	}
 }
 
-func (req EventRequest) announcement() announcement {
-	return announcement{
+// FromEvent is the announcement of POST /api/models/tokenized-registration-events.
+func FromEvent(req rules.EventRequest) Announcement {
+	return Announcement{
 		TokenID: req.TokenID, ModelName: req.ModelName, MetricName: req.MetricName, ProposalIdentifier: req.ProposalIdentifier,
 		Baseline: req.BaselineValue, Current: req.CurrentValue, Metadata: req.Metadata,
 		APISchema: req.APISchema, Tags: req.Tags,
 	}
 }
 
-// landing is where and by whom a version was registered.
-type landing struct {
+// Landing is where and by whom a version was registered.
+type Landing struct {
 	RegistrationID string
 	Version        string
 	RunID          string
@@ -59,11 +66,11 @@ type landing struct {
 func ModelID(name, version, tokenID string) string { return name + "/" + version + "/" + tokenID }
 
 // detail is the event detail of detailType.
-func (a announcement) detail(detailType string, l landing) events.Detail {
+func (a Announcement) detail(detailType string, l Landing) events.Detail {
 	tags := map[string]string{}
 	maps.Copy(tags, a.Tags)
 	// The seed's deploy message carried these among the tags; its consumers read them there.
-	tags[TagUserID] = l.UserID
+	tags[rules.TagUserID] = l.UserID
 	if _, ok := tags["proposal_identifier"]; !ok {
 		tags["proposal_identifier"] = a.ProposalIdentifier
 	}
@@ -78,7 +85,7 @@ func (a announcement) detail(detailType string, l landing) events.Detail {
 		ModelVersion:          l.Version,
 		MLflowRunID:           l.RunID,
 		ProposalIdentifier:    a.ProposalIdentifier,
-		ImprovementPercentage: AssessReadiness(a.MetricName, a.Baseline, a.Current).ImprovementPercentage,
+		ImprovementPercentage: rules.AssessReadiness(a.MetricName, a.Baseline, a.Current).ImprovementPercentage,
 		ContributorAddress:    a.ContributorAddress,
 		ExperimentName:        a.ExperimentName,
 		Tags:                  tags,
@@ -95,25 +102,35 @@ func (a announcement) detail(detailType string, l landing) events.Detail {
 	})
 }
 
-// checkDetailSize refuses, before anything is registered, an announcement whose event detail
+// encode is the one place an event detail is built and encoded: the size check's probe and the
+// record's events both come from here, so what is checked is what is published.
+func (a Announcement) encode(detailType string, l Landing) (eventID, detail string, err error) {
+	d := a.detail(detailType, l)
+	detail, err = events.MarshalDetail(d)
+	if err != nil {
+		return "", "", fmt.Errorf("encode %s detail: %w", detailType, err)
+	}
+	return d.EventID, detail, nil
+}
+
+// CheckDetailSize refuses, before anything is registered, an announcement whose event detail
 // would exceed MaxDetailBytes: the per-field caps alone allow 50 tags of 5000 characters.
 // modelURI is the client's, or "" for the default models:/<name>/<version>.
-func (a announcement) checkDetailSize(userID, keyID, modelURI string) error {
+func (a Announcement) CheckDetailSize(userID, keyID, modelURI string) error {
 	long := strings.Repeat("9", 64)
 	if modelURI == "" {
-		modelURI = "models:/" + a.ModelName + "/" + long[:maxVersionDigits]
+		modelURI = "models:/" + a.ModelName + "/" + long[:rules.MaxVersionDigits]
 	}
-	d := a.detail(events.ModelRegistered, landing{
-		RegistrationID: long, Version: long[:maxVersionDigits], RunID: long, ModelURI: modelURI,
+	_, d, err := a.encode(events.ModelRegistered, Landing{
+		RegistrationID: long, Version: long[:rules.MaxVersionDigits], RunID: long, ModelURI: modelURI,
 		UserID: userID, KeyID: keyID,
 	})
-	b, err := json.Marshal(d)
 	if err != nil {
-		return fmt.Errorf("encode event detail: %w", err)
+		return err
 	}
 	// The margin covers what the probe cannot know exactly (a run id longer than MLflow's 32
 	// characters, a longer timestamp).
-	if len(b) > MaxDetailBytes-1024 {
+	if len(d) > MaxDetailBytes-1024 {
 		return httpapi.Validation(httpapi.FieldError{Field: "tags", Message: fmt.Sprintf(
 			"tags, api_schema and the other fields together exceed the %d KB an event may carry; shorten the tags or api_schema",
 			MaxDetailBytes>>10)})
@@ -142,10 +159,10 @@ type EventStatus struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
-// record builds the registration record, with both events, and the answer it stores.
-func (a announcement) record(l landing) (regstore.Registration, error) {
+// Record builds the registration record, with both events, and the answer it stores.
+func (a Announcement) Record(l Landing) (regstore.Registration, error) {
 	modelID := ModelID(a.ModelName, l.Version, a.TokenID)
-	ready := AssessReadiness(a.MetricName, a.Baseline, a.Current)
+	ready := rules.AssessReadiness(a.MetricName, a.Baseline, a.Current)
 	rec := regstore.Registration{
 		RegistrationID: l.RegistrationID, UserID: l.UserID, KeyID: l.KeyID, ModelName: a.ModelName, Version: l.Version,
 		TokenID: a.TokenID, ModelID: modelID, RunID: l.RunID, CreatedAt: events.Timestamp(l.At),
@@ -158,18 +175,17 @@ func (a announcement) record(l landing) (regstore.Registration, error) {
 			rec.Events = append(rec.Events, ev)
 			continue
 		}
-		d := a.detail(dt, l)
-		detail, err := events.MarshalDetail(d)
+		id, detail, err := a.encode(dt, l)
 		if err != nil {
-			return rec, fmt.Errorf("encode %s detail: %w", dt, err)
+			return rec, err
 		}
-		ev.EventID, ev.Detail = d.EventID, detail
+		ev.EventID, ev.Detail = id, detail
 		rec.Events = append(rec.Events, ev)
 	}
 	view := Registered{
 		RegistrationID: l.RegistrationID, ModelID: modelID, ModelName: a.ModelName, Version: l.Version,
 		TokenID: a.TokenID, ProposalIdentifier: a.ProposalIdentifier, ModelURI: l.ModelURI,
-		Status: StatusRegistered, RegisteredAt: rec.CreatedAt,
+		Status: rules.StatusRegistered, RegisteredAt: rec.CreatedAt,
 	}
 	b, err := json.Marshal(view)
 	if err != nil {
@@ -179,8 +195,8 @@ func (a announcement) record(l landing) (regstore.Registration, error) {
 	return rec, nil
 }
 
-// view is the stored answer of rec with its events as they stand now.
-func view(rec *regstore.Registration) (Registered, error) {
+// View is the stored answer of rec with its events as they stand now.
+func View(rec *regstore.Registration) (Registered, error) {
 	var v Registered
 	if err := json.Unmarshal([]byte(rec.Response), &v); err != nil {
 		return v, fmt.Errorf("decode stored answer of registration %s: %w", rec.RegistrationID, err)
@@ -192,7 +208,11 @@ func view(rec *regstore.Registration) (Registered, error) {
 	return v, nil
 }
 
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+// StoreUnavailable is the answer to a failed read or write of the registrations table, where
+// the records are kept. A deadline that ran out stays itself (the caller's 504).
+func StoreUnavailable(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return httpapi.Unavailable("the registrations table is unavailable; retry shortly", 1, err)
 }

@@ -1,11 +1,11 @@
-package registration_test
+package rules_test
 
 import (
 	"math"
 	"strings"
 	"testing"
 
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 )
 
 func TestReadinessCoversEveryMetric(t *testing.T) {
@@ -35,23 +35,23 @@ func TestReadinessCoversEveryMetric(t *testing.T) {
 		t.Run(tc.metric, func(t *testing.T) {
 			for _, name := range []string{tc.metric, "sales:" + tc.metric} {
 				for _, v := range tc.inRange {
-					if r := registration.AssessReadiness(name, v, v); !r.Eligible {
+					if r := rules.AssessReadiness(name, v, v); !r.Eligible {
 						t.Errorf("%s at %g (equal to baseline): %s", name, v, r.Reason)
 					}
 				}
 				for _, v := range tc.outOfRange {
-					if r := registration.AssessReadiness(name, v, tc.better[1]); r.Eligible || !strings.Contains(r.Reason, "baseline_value") {
+					if r := rules.AssessReadiness(name, v, tc.better[1]); r.Eligible || !strings.Contains(r.Reason, "baseline_value") {
 						t.Errorf("%s baseline %g out of range: %+v", name, v, r)
 					}
-					if r := registration.AssessReadiness(name, tc.better[0], v); r.Eligible || !strings.Contains(r.Reason, "current_value") {
+					if r := rules.AssessReadiness(name, tc.better[0], v); r.Eligible || !strings.Contains(r.Reason, "current_value") {
 						t.Errorf("%s current %g out of range: %+v", name, v, r)
 					}
 				}
-				better := registration.AssessReadiness(name, tc.better[0], tc.better[1])
+				better := rules.AssessReadiness(name, tc.better[0], tc.better[1])
 				if !better.Eligible || better.ImprovementPercentage == nil || *better.ImprovementPercentage <= 0 {
 					t.Errorf("%s improved %v: %+v", name, tc.better, better)
 				}
-				worse := registration.AssessReadiness(name, tc.worse[0], tc.worse[1])
+				worse := rules.AssessReadiness(name, tc.worse[0], tc.worse[1])
 				if worse.Eligible || !strings.Contains(worse.Reason, "worse") || *worse.ImprovementPercentage >= 0 {
 					t.Errorf("%s regressed %v: %+v", name, tc.worse, worse)
 				}
@@ -93,7 +93,7 @@ func TestReadinessRules(t *testing.T) {
 		{"loss names are lower-is-better", "loss", 1, 0.5, false, "not a deployment metric", pct(50)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := registration.AssessReadiness(tc.metric, tc.baseline, tc.current)
+			r := rules.AssessReadiness(tc.metric, tc.baseline, tc.current)
 			if r.Eligible != tc.eligible || !strings.Contains(r.Reason, tc.reason) || (tc.eligible && r.Reason != "") {
 				t.Errorf("%+v", r)
 			}

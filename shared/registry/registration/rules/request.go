@@ -1,4 +1,7 @@
-package registration
+// Package rules is what a registration must satisfy before anything is called: the decoding and
+// validation of both routes' bodies (SPEC 5.1, 5.2), the tags the registry reserves and writes, and
+// whether a model is ready to deploy (SPEC 5.3). It calls nothing: no MLflow, no table, no HTTP.
+package rules
 
 import (
 	"bytes"
@@ -35,7 +38,7 @@ const (
 	MaxTags          = 50
 	MaxTagKey        = 250
 	MaxTagValue      = 5000
-	maxVersionDigits = 10
+	MaxVersionDigits = 10
 )
 
 var (
@@ -289,7 +292,7 @@ func (b *eventBody) validate() (EventRequest, []httpapi.FieldError) {
 	req.ModelName = required("model_name", b.ModelName, MaxModelName)
 	if b.Version == nil {
 		add("version", "is required")
-	} else if req.Version = strings.TrimSpace(*b.Version); len(req.Version) > maxVersionDigits || !versionPattern.MatchString(req.Version) {
+	} else if req.Version = strings.TrimSpace(*b.Version); len(req.Version) > MaxVersionDigits || !versionPattern.MatchString(req.Version) {
 		add("version", "must be a model version number such as \"3\"")
 	}
 	req.TokenID = checkToken(b.TokenID, add)
@@ -407,48 +410,48 @@ func checkSource(uri, runID string, add func(string, string)) {
 		}
 		return
 	}
-	src, msg := parseModelURI(uri)
+	src, msg := ParseModelURI(uri)
 	if msg != "" {
 		add("model_uri", msg)
 		return
 	}
-	if src.runID != "" && runID != "" && src.runID != runID {
+	if src.RunID != "" && runID != "" && src.RunID != runID {
 		add("mlflow_run_id", "names a different run than model_uri")
 	}
 }
 
-// modelRef is what a model URI points at: a run's model path, or a logged model.
-type modelRef struct {
-	runID, artifactPath string // runs:/<run>/<path>
-	modelID             string // models:/<model_id>
+// ModelRef is what a model URI points at: a run's model path, or a logged model.
+type ModelRef struct {
+	RunID, ArtifactPath string // runs:/<run>/<path>
+	ModelID             string // models:/<model_id>
 }
 
 const uriForms = "must be runs:/<run_id>/<path> or models:/<model_id>"
 
-// parseModelURI parses the model URIs a registration accepts, as MLflow parses them; the message
+// ParseModelURI parses the model URIs a registration accepts, as MLflow parses them; the message
 // is for the client when the URI is not one of them.
-func parseModelURI(uri string) (modelRef, string) {
+func ParseModelURI(uri string) (ModelRef, string) {
 	if utf8.RuneCountInString(uri) > MaxModelURI {
-		return modelRef{}, fmt.Sprintf("must be at most %d characters", MaxModelURI)
+		return ModelRef{}, fmt.Sprintf("must be at most %d characters", MaxModelURI)
 	}
 	if rest, ok := strings.CutPrefix(uri, "runs:/"); ok && !strings.HasPrefix(rest, "/") {
 		run, p, _ := strings.Cut(rest, "/")
 		p = strings.Trim(p, "/")
 		if !runIDPattern.MatchString(run) || p == "" {
-			return modelRef{}, uriForms
+			return ModelRef{}, uriForms
 		}
 		if !artifactPathPattern.MatchString(p) || path.Clean(p) != p || slices.Contains(strings.Split(p, "/"), "..") {
-			return modelRef{}, "the model path in a runs:/ URI must be a plain relative path such as model"
+			return ModelRef{}, "the model path in a runs:/ URI must be a plain relative path such as model"
 		}
-		return modelRef{runID: run, artifactPath: p}, ""
+		return ModelRef{RunID: run, ArtifactPath: p}, ""
 	}
 	if id, ok := strings.CutPrefix(uri, "models:/"); ok {
 		if !modelIDPattern.MatchString(id) {
-			return modelRef{}, uriForms + " (models:/<name>/<version> and aliases name a registered version, which is already registered)"
+			return ModelRef{}, uriForms + " (models:/<name>/<version> and aliases name a registered version, which is already registered)"
 		}
-		return modelRef{modelID: id}, ""
+		return ModelRef{ModelID: id}, ""
 	}
-	return modelRef{}, uriForms
+	return ModelRef{}, uriForms
 }
 
 // checkSchema validates api_schema: a JSON object of at most MaxAPISchema bytes serialized and

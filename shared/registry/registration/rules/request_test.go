@@ -1,4 +1,4 @@
-package registration_test
+package rules_test
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 )
 
 // absent removes a member from a test body.
@@ -60,7 +60,7 @@ func fieldsOf(t *testing.T, err error) []string {
 }
 
 func TestDecodeRegisterDefaults(t *testing.T) {
-	req, err := registration.DecodeRegister(jsonOf(validRegister, nil))
+	req, err := rules.DecodeRegister(jsonOf(validRegister, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestDecodeRegisterDefaults(t *testing.T) {
 		req.CurrentValue != 0.1342 || req.RunID != validRegister["mlflow_run_id"] || req.Tags != nil || req.APISchema != nil {
 		t.Errorf("%+v", req)
 	}
-	req, err = registration.DecodeRegister(jsonOf(validRegister, map[string]any{
+	req, err = rules.DecodeRegister(jsonOf(validRegister, map[string]any{
 		"model_name": "Sales Lead Scoring", "current_value": 0.2, "proposal_identifier": " HIP-7 ",
 		"eval_spec": "  s3://specs/eval.yaml ", "scorer_ref": "scorers/v2", "primary_metric": "reply_rate", "benchmark_spec_id": "b-1",
 		"contributor_address": "0x" + strings.Repeat("aB", 20), "experiment_name": "exp", "description": "d",
@@ -86,7 +86,7 @@ func TestDecodeRegisterDefaults(t *testing.T) {
 		t.Errorf("metadata tags %v", got)
 	}
 	// null is absent.
-	req, err = registration.DecodeRegister(jsonOf(validRegister, map[string]any{"current_value": nil, "tags": nil, "eval_spec": nil, "api_schema": nil}))
+	req, err = rules.DecodeRegister(jsonOf(validRegister, map[string]any{"current_value": nil, "tags": nil, "eval_spec": nil, "api_schema": nil}))
 	if err != nil || req.CurrentValue != req.BaselineValue || req.Metadata.EvalSpec != nil {
 		t.Errorf("nulls: %+v %v", req, err)
 	}
@@ -95,11 +95,11 @@ func TestDecodeRegisterDefaults(t *testing.T) {
 func TestDecodeRegisterRules(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("x", n) }
 	manyTags := map[string]string{}
-	for i := range registration.MaxTags + 1 {
+	for i := range rules.MaxTags + 1 {
 		manyTags[fmt.Sprint("t", i)] = "v"
 	}
 	deep := any("leaf")
-	for range registration.MaxSchemaNesting {
+	for range rules.MaxSchemaNesting {
 		deep = map[string]any{"a": deep}
 	}
 	for _, tc := range []struct {
@@ -164,7 +164,7 @@ func TestDecodeRegisterRules(t *testing.T) {
 			[]string{"metric_name", "token_id", "baseline_value", "extra"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := registration.DecodeRegister(jsonOf(validRegister, tc.changes))
+			_, err := rules.DecodeRegister(jsonOf(validRegister, tc.changes))
 			if tc.fields == nil {
 				if err != nil {
 					t.Fatal(err)
@@ -186,7 +186,7 @@ func TestDecodeRegisterSyntax(t *testing.T) {
 		{"", 400}, {"{", 400}, {`{"a":1} {}`, 400}, {"[]", 422}, {`"x"`, 422}, {"null", 422},
 		{`{"token_id":"A","mlflow_run_id":"r","metric_name":"m","baseline_value":1e400}`, 422},
 	} {
-		_, err := registration.DecodeRegister([]byte(tc.body))
+		_, err := rules.DecodeRegister([]byte(tc.body))
 		if got := httpapi.StatusOf(err).Status; got != tc.status {
 			t.Errorf("%q: %d, want %d (%v)", tc.body, got, tc.status, err)
 		}
@@ -201,14 +201,14 @@ var validEvent = map[string]any{
 
 func TestDecodeEvent(t *testing.T) {
 	// The body the SDK sends (build_registration_event_payload), plus members it may add.
-	req, err := registration.DecodeEvent(jsonOf(validEvent, map[string]any{"sdk_version": "1.4", "contributor_address": "nope"}))
+	req, err := rules.DecodeEvent(jsonOf(validEvent, map[string]any{"sdk_version": "1.4", "contributor_address": "nope"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if req.TokenID != "HLEAD" || req.Version != "7" || req.CurrentValue != 0.1342 || req.Tags["hokusai_token_id"] != "HLEAD" {
 		t.Errorf("%+v", req)
 	}
-	req, err = registration.DecodeEvent(jsonOf(validEvent, map[string]any{"mlflow_run_id": absent, "proposal_identifier": absent,
+	req, err = rules.DecodeEvent(jsonOf(validEvent, map[string]any{"mlflow_run_id": absent, "proposal_identifier": absent,
 		"model_uri": absent, "model_name": " spaced ", "eval_spec": " e "}))
 	if err != nil || req.RunID != "" || req.ProposalIdentifier != "HLEAD" || req.ModelName != "spaced" || *req.Metadata.EvalSpec != "e" {
 		t.Errorf("%+v %v", req, err)
@@ -232,7 +232,7 @@ func TestDecodeEvent(t *testing.T) {
 		{"schema not an object", map[string]any{"api_schema": "x"}, []string{"api_schema"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := registration.DecodeEvent(jsonOf(validEvent, tc.changes))
+			_, err := rules.DecodeEvent(jsonOf(validEvent, tc.changes))
 			if got := fieldsOf(t, err); strings.Join(got, ",") != strings.Join(tc.fields, ",") {
 				t.Errorf("fields %v, want %v", got, tc.fields)
 			}
@@ -256,7 +256,7 @@ func FuzzRegisterRequest(f *testing.F) {
 	f.Add(string(jsonOf(validRegister, map[string]any{"tags": map[string]string{" hokusai_token_id": "x", "MLflow.source": "y"}})))
 	f.Add(string(jsonOf(validRegister, map[string]any{"tags": map[string]string{"HOKUSAI_STATUS ": "x", "​mlflow.user": "y"}})))
 	f.Fuzz(func(t *testing.T, body string) {
-		req, err := registration.DecodeRegister([]byte(body))
+		req, err := rules.DecodeRegister([]byte(body))
 		if err != nil {
 			if s := httpapi.StatusOf(err).Status; s != 400 && s != 422 {
 				t.Fatalf("status %d for %q", s, body)
@@ -266,7 +266,7 @@ func FuzzRegisterRequest(f *testing.F) {
 		switch {
 		case !tokenRule.MatchString(req.TokenID):
 			t.Fatalf("token %q", req.TokenID)
-		case req.ModelName == "" || utf8.RuneCountInString(req.ModelName) > registration.MaxModelName || strings.ContainsAny(req.ModelName, "/:"):
+		case req.ModelName == "" || utf8.RuneCountInString(req.ModelName) > rules.MaxModelName || strings.ContainsAny(req.ModelName, "/:"):
 			t.Fatalf("model name %q", req.ModelName)
 		case req.ModelURI == "" && req.RunID == "":
 			t.Fatal("no source")
@@ -276,21 +276,21 @@ func FuzzRegisterRequest(f *testing.F) {
 			t.Fatal("non-finite value")
 		case strings.TrimSpace(req.ProposalIdentifier) == "":
 			t.Fatal("blank proposal")
-		case len(req.Tags) > registration.MaxTags:
+		case len(req.Tags) > rules.MaxTags:
 			t.Fatalf("%d tags", len(req.Tags))
 		}
 		for k, v := range req.Tags {
-			if imitatesReserved(k) || registration.Reserved(k) || utf8.RuneCountInString(k) > registration.MaxTagKey || utf8.RuneCountInString(v) > registration.MaxTagValue {
+			if imitatesReserved(k) || rules.Reserved(k) || utf8.RuneCountInString(k) > rules.MaxTagKey || utf8.RuneCountInString(v) > rules.MaxTagValue {
 				t.Fatalf("tag %q=%q", k, v)
 			}
 		}
 		for _, m := range []*string{req.Metadata.EvalSpec, req.Metadata.ScorerRef, req.Metadata.PrimaryMetric, req.Metadata.BenchmarkSpecID} {
-			if m != nil && (strings.TrimSpace(*m) != *m || *m == "" || utf8.RuneCountInString(*m) > registration.MaxMetadata) {
+			if m != nil && (strings.TrimSpace(*m) != *m || *m == "" || utf8.RuneCountInString(*m) > rules.MaxMetadata) {
 				t.Fatalf("metadata %q", *m)
 			}
 		}
 		if req.APISchema != nil {
-			if b, _ := json.Marshal(req.APISchema); len(b) > registration.MaxAPISchema {
+			if b, _ := json.Marshal(req.APISchema); len(b) > rules.MaxAPISchema {
 				t.Fatalf("schema of %d bytes", len(b))
 			}
 		}
@@ -305,7 +305,7 @@ func FuzzRegistrationEventRequest(f *testing.F) {
 	f.Add(`{"model_name":" ","version":"1","token_id":"x","metric_name":"m","baseline_value":1}`)
 	f.Add(string(jsonOf(validEvent, map[string]any{"tags": map[string]string{"hokusai_token_id": "HLEAD", " mlflow.user": "x", "USER_ID": "y"}})))
 	f.Fuzz(func(t *testing.T, body string) {
-		req, err := registration.DecodeEvent([]byte(body))
+		req, err := rules.DecodeEvent([]byte(body))
 		if err != nil {
 			if s := httpapi.StatusOf(err).Status; s != 400 && s != 422 {
 				t.Fatalf("status %d for %q", s, body)
@@ -321,7 +321,7 @@ func FuzzRegistrationEventRequest(f *testing.F) {
 			t.Fatalf("token %q", req.TokenID)
 		case math.IsNaN(req.BaselineValue) || math.IsInf(req.BaselineValue, 0) || math.IsInf(req.CurrentValue, 0):
 			t.Fatal("non-finite value")
-		case len(req.Tags) > registration.MaxTags:
+		case len(req.Tags) > rules.MaxTags:
 			t.Fatalf("%d tags", len(req.Tags))
 		}
 		for k := range req.Tags {
@@ -381,14 +381,14 @@ func TestReservedTagsCannotBeImitated(t *testing.T) {
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			tags := map[string]any{"tags": map[string]string{tc.key: "v"}}
-			_, err := registration.DecodeRegister(jsonOf(validRegister, tags))
+			_, err := rules.DecodeRegister(jsonOf(validRegister, tags))
 			if got := err != nil; got != tc.register {
 				t.Errorf("register: refused %v, want %v (%v)", got, tc.register, err)
 			}
 			if err != nil && fieldsOf(t, err)[0] != "tags."+tc.key {
 				t.Errorf("register names %v", fieldsOf(t, err))
 			}
-			_, err = registration.DecodeEvent(jsonOf(validEvent, tags))
+			_, err = rules.DecodeEvent(jsonOf(validEvent, tags))
 			if got := err != nil; got != tc.sent {
 				t.Errorf("event: refused %v, want %v (%v)", got, tc.sent, err)
 			}
