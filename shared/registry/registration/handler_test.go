@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules/rulestest"
+
 	"github.com/google/uuid"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
@@ -35,7 +37,9 @@ const (
 var metadata = map[string]any{"eval_spec": "specs/eval.yaml", "scorer_ref": "scorers/reply@2", "primary_metric": "reply_rate", "benchmark_spec_id": "bench-7"}
 
 // registerBody is a valid register body for runID with changes.
-func registerBody(changes map[string]any) []byte { return jsonOf(validRegister, changes) }
+func registerBody(changes map[string]any) []byte {
+	return rulestest.JSONOf(rulestest.ValidRegister, changes)
+}
 
 func withMetadata(changes map[string]any) map[string]any {
 	out := map[string]any{}
@@ -298,7 +302,7 @@ func TestRegisterResolvesLikeRegisterModel(t *testing.T) {
 	t.Run("models:/<model_id>: one call resolves it, its run is the source run", func(t *testing.T) {
 		e := newEnv(t, "")
 		e.ml.addRun(runID, modelID)
-		v := registered(t, e.register(t, registerBody(map[string]any{"mlflow_run_id": absent, "model_uri": "models:/" + modelID}), writer, ""))
+		v := registered(t, e.register(t, registerBody(map[string]any{"mlflow_run_id": rulestest.Absent, "model_uri": "models:/" + modelID}), writer, ""))
 		if mv := e.ml.allVersions()[0]; mv.Source != "models:/"+modelID || mv.RunID != runID || v.Events[events.ModelRegistered].EventID != events.EventID(events.ModelRegistered, v.ModelID, runID, "1") {
 			t.Errorf("%+v", mv)
 		}
@@ -687,7 +691,7 @@ func TestAnnounce(t *testing.T) {
 		e := newEnv(t, "", withPublisher(pub))
 		e.ml.addRun(runID, modelID)
 		e.ml.addVersion("hokusai-HLEAD", "7", runID, mlflow.Tag{Key: "hokusai.scorer_ref", Value: "s1"})
-		body := jsonOf(validEvent, map[string]any{"mlflow_run_id": absent, "scorer_ref": "s1", "eval_spec": "e1", "current_value": 0.2, "sdk": "x"})
+		body := rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"mlflow_run_id": rulestest.Absent, "scorer_ref": "s1", "eval_spec": "e1", "current_value": 0.2, "sdk": "x"})
 		rec := post(e, body, writer)
 		if rec.Code != 200 || rec.Body.String() != ok {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
@@ -757,11 +761,11 @@ func TestAnnounce(t *testing.T) {
 			status int
 			code   string
 		}{
-			{"no such version", jsonOf(validEvent, map[string]any{"version": "8"}), writer, 404, "MODEL_VERSION_NOT_FOUND"},
-			{"no such model", jsonOf(validEvent, map[string]any{"model_name": "nope"}), writer, 404, "MODEL_VERSION_NOT_FOUND"},
-			{"another run", jsonOf(validEvent, map[string]any{"mlflow_run_id": "ffff"}), writer, 422, "VALIDATION_ERROR"},
-			{"read scope", jsonOf(validEvent, nil), reader, 403, "FORBIDDEN"},
-			{"invalid body", jsonOf(validEvent, map[string]any{"baseline_value": "x"}), writer, 422, "VALIDATION_ERROR"},
+			{"no such version", rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"version": "8"}), writer, 404, "MODEL_VERSION_NOT_FOUND"},
+			{"no such model", rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"model_name": "nope"}), writer, 404, "MODEL_VERSION_NOT_FOUND"},
+			{"another run", rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"mlflow_run_id": "ffff"}), writer, 422, "VALIDATION_ERROR"},
+			{"read scope", rulestest.JSONOf(rulestest.ValidEvent, nil), reader, 403, "FORBIDDEN"},
+			{"invalid body", rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"baseline_value": "x"}), writer, 422, "VALIDATION_ERROR"},
 		} {
 			rec := post(e, tc.body, tc.caller)
 			if body := decode(t, rec); rec.Code != tc.status || body["error"] != tc.code {
@@ -780,14 +784,14 @@ func TestAnnounce(t *testing.T) {
 		fs := &failingStore{Store: e.store}
 		fs.n.Store(10)
 		e.h = registration.New(registration.Deps{MLflow: mlflowClient(e.ml.URL, time.Second), Store: fs, MLflowTimeout: time.Second})
-		rec := post(e, jsonOf(validEvent, nil), writer)
+		rec := post(e, rulestest.JSONOf(rulestest.ValidEvent, nil), writer)
 		if body := decode(t, rec); rec.Code != 502 || body["detail"] != "Failed to emit model registration event" {
 			t.Errorf("%d %s", rec.Code, rec.Body)
 		}
 		// Not recorded, but published: the events are out, which is what the client asked for.
 		pub := &fakePublisher{}
 		e.h = registration.New(registration.Deps{MLflow: mlflowClient(e.ml.URL, time.Second), Store: fs, Publisher: pub, MLflowTimeout: time.Second})
-		if rec := post(e, jsonOf(validEvent, nil), writer); rec.Code != 200 || len(pub.published()) != 2 {
+		if rec := post(e, rulestest.JSONOf(rulestest.ValidEvent, nil), writer); rec.Code != 200 || len(pub.published()) != 2 {
 			t.Errorf("%d %s", rec.Code, rec.Body)
 		}
 	})

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -484,37 +483,4 @@ func registered(t testing.TB, rec *httptest.ResponseRecorder) record.Registered 
 		t.Fatal(err)
 	}
 	return v
-}
-
-// absent removes a member from a test body.
-type absentT struct{}
-
-var absent absentT
-
-// jsonOf builds a JSON object from base with changes applied (absent deletes a member).
-func jsonOf(base map[string]any, changes map[string]any) []byte {
-	m := maps.Clone(base)
-	for k, v := range changes {
-		if _, ok := v.(absentT); ok {
-			delete(m, k)
-			continue
-		}
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-var validRegister = map[string]any{
-	"token_id": "msg-ai", "mlflow_run_id": "0123456789abcdef0123456789abcdef",
-	"metric_name": "sales:reply_rate", "baseline_value": 0.1342,
-}
-
-var validEvent = map[string]any{
-	"model_name": "hokusai-HLEAD", "version": "7", "token_id": "hlead", "metric_name": "reply_rate",
-	"baseline_value": 0.1342, "mlflow_run_id": "0123456789abcdef0123456789abcdef",
-	"proposal_identifier": "HLEAD", "model_uri": "models:/hokusai-HLEAD/7", "tags": map[string]string{"hokusai_token_id": "HLEAD"},
 }

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules/rulestest"
+
 	"github.com/google/uuid"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
@@ -19,7 +21,7 @@ import (
 func TestLegacyVersionsStayTheirRegistrants(t *testing.T) {
 	const path = "/api/models/tokenized-registration-events"
 	announce := func(e *env, p principal.Principal) *httptest.ResponseRecorder {
-		return e.call(t, context.Background(), "POST", path, jsonOf(validEvent, nil), p, nil)
+		return e.call(t, context.Background(), "POST", path, rulestest.JSONOf(rulestest.ValidEvent, nil), p, nil)
 	}
 	// legacy is the state before ownership: version 7 of hokusai-HLEAD tagged by the registry for
 	// writer, and (record) its registration's record, with no owner item at all.

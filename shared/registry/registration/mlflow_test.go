@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules/rulestest"
+
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow/mlflowtest"
@@ -49,7 +51,7 @@ func TestRegistrationAgainstMLflow(t *testing.T) {
 		MLflow: mlflow.New(u, 8*time.Second, &http.Client{Transport: counter}), Store: e.store, MLflowTimeout: 8 * time.Second,
 	})
 	token := fmt.Sprintf("T%d", time.Now().UnixNano()%1e9)
-	body := jsonOf(map[string]any{
+	body := rulestest.JSONOf(map[string]any{
 		"token_id": token, "mlflow_run_id": logged.RunID, "metric_name": "reply_rate", "baseline_value": 0.13, "current_value": 0.15,
 		"eval_spec": "specs/eval.yaml", "primary_metric": "reply_rate", "tags": map[string]string{"team": "growth"},
 	}, nil)
@@ -144,7 +146,7 @@ func TestRegistrationAgainstMLflow(t *testing.T) {
 	})
 
 	t.Run("a run MLflow does not have", func(t *testing.T) {
-		rec := e.register(t, jsonOf(map[string]any{"token_id": token, "mlflow_run_id": "0000000000000000000000000000dead",
+		rec := e.register(t, rulestest.JSONOf(map[string]any{"token_id": token, "mlflow_run_id": "0000000000000000000000000000dead",
 			"metric_name": "reply_rate", "baseline_value": 0.1}, nil), writer, "")
 		if body := decode(t, rec); rec.Code != 404 || body["error"] != "RUN_NOT_FOUND" {
 			t.Errorf("%d %s", rec.Code, rec.Body)
@@ -155,7 +157,7 @@ func TestRegistrationAgainstMLflow(t *testing.T) {
 		sdkName := name + "-sdk"
 		mv := mlflowtest.RegisterModel(t, base, logged.RunID, sdkName)
 		counter.take()
-		rec := e.call(t, context.Background(), "POST", "/api/models/tokenized-registration-events", jsonOf(map[string]any{
+		rec := e.call(t, context.Background(), "POST", "/api/models/tokenized-registration-events", rulestest.JSONOf(map[string]any{
 			"model_name": sdkName, "version": mv.Version, "token_id": token, "metric_name": "reply_rate", "baseline_value": 0.1,
 			"scorer_ref": "scorers/reply", "model_uri": "models:/" + sdkName + "/" + mv.Version, "tags": map[string]string{"hokusai_token_id": token},
 		}, nil), writer, nil)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules/rulestest"
+
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
@@ -44,7 +46,7 @@ func TestOwnership(t *testing.T) {
 		e := newEnv(t, "", withPublisher(pub))
 		e.ml.addRun(runID, modelID)
 		e.ml.addVersion("hokusai-HLEAD", "7", runID)
-		body := jsonOf(validEvent, map[string]any{"eval_spec": "e1"})
+		body := rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"eval_spec": "e1"})
 		if rec := announce(e, body, writer); rec.Code != 200 {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
 		}
@@ -61,8 +63,8 @@ func TestOwnership(t *testing.T) {
 			body []byte
 			code string
 		}{
-			{"the same announcement, other metric values", jsonOf(validEvent, map[string]any{"eval_spec": "forged", "current_value": 0.9}), "MODEL_VERSION_OWNED_BY_ANOTHER_USER"},
-			{"the version claimed for another token", jsonOf(validEvent, map[string]any{"token_id": "MINE", "eval_spec": "forged", "tags": map[string]string{"hokusai_token_id": "MINE"}}), "MODEL_OWNED_BY_ANOTHER_USER"},
+			{"the same announcement, other metric values", rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"eval_spec": "forged", "current_value": 0.9}), "MODEL_VERSION_OWNED_BY_ANOTHER_USER"},
+			{"the version claimed for another token", rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"token_id": "MINE", "eval_spec": "forged", "tags": map[string]string{"hokusai_token_id": "MINE"}}), "MODEL_OWNED_BY_ANOTHER_USER"},
 		} {
 			t.Run(tc.name, func(t *testing.T) { refused(t, announce(e, tc.body, other), tc.code) })
 		}
@@ -114,7 +116,7 @@ func TestOwnership(t *testing.T) {
 		}
 		// The version the owner registered is theirs to announce, not another user's.
 		v := e.ml.allVersions()[0]
-		ev := jsonOf(validEvent, map[string]any{"model_name": v.Name, "version": v.Version, "token_id": "msg-ai",
+		ev := rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"model_name": v.Name, "version": v.Version, "token_id": "msg-ai",
 			"tags": map[string]string{"hokusai_token_id": "msg-ai"}})
 		refused(t, announce(e, ev, other), "MODEL_OWNED_BY_ANOTHER_USER")
 		if rec := announce(e, ev, writer); rec.Code != 200 {
@@ -200,14 +202,14 @@ func TestAdminActsForTheOwner(t *testing.T) {
 		t.Helper()
 		return e.call(t, context.Background(), "POST", path, body, p, nil)
 	}
-	body := jsonOf(validEvent, map[string]any{"eval_spec": "e1"})
+	body := rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"eval_spec": "e1"})
 	if rec := announce(body, writer); rec.Code != 200 {
 		t.Fatalf("owner: %d %s", rec.Code, rec.Body)
 	}
 	id := registration.AnnouncementID("hokusai-HLEAD/7/HLEAD")
 	first := pub.published()
 
-	if rec := announce(jsonOf(validEvent, map[string]any{"eval_spec": "e2"}), admin); rec.Code != 200 {
+	if rec := announce(rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"eval_spec": "e2"}), admin); rec.Code != 200 {
 		t.Fatalf("admin: %d %s", rec.Code, rec.Body)
 	}
 	stored, err := e.store.Get(context.Background(), id)
@@ -237,7 +239,7 @@ func TestAdminActsForTheOwner(t *testing.T) {
 
 	t.Run("a version of the owner's model nobody announced yet is claimed for the owner", func(t *testing.T) {
 		e.ml.addVersion("hokusai-HLEAD", "8", runID)
-		v8 := jsonOf(validEvent, map[string]any{"version": "8", "model_uri": "models:/hokusai-HLEAD/8"})
+		v8 := rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"version": "8", "model_uri": "models:/hokusai-HLEAD/8"})
 		if rec := announce(v8, admin); rec.Code != 200 {
 			t.Fatalf("admin: %d %s", rec.Code, rec.Body)
 		}
@@ -255,14 +257,14 @@ func TestAdminActsForTheOwner(t *testing.T) {
 
 	t.Run("the admin's copy of user_id must be the owner's", func(t *testing.T) {
 		sent := len(pub.published())
-		forged := jsonOf(validEvent, map[string]any{"tags": map[string]string{"hokusai_token_id": "HLEAD", "user_id": admin.UserID}})
+		forged := rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"tags": map[string]string{"hokusai_token_id": "HLEAD", "user_id": admin.UserID}})
 		if rec := announce(forged, admin); rec.Code != 422 || !strings.Contains(rec.Body.String(), "tags.user_id") {
 			t.Errorf("%d %s", rec.Code, rec.Body)
 		}
 		if len(pub.published()) != sent {
 			t.Error("events published for a refused announcement")
 		}
-		owners := jsonOf(validEvent, map[string]any{"tags": map[string]string{"hokusai_token_id": "HLEAD", "user_id": writer.UserID}})
+		owners := rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"tags": map[string]string{"hokusai_token_id": "HLEAD", "user_id": writer.UserID}})
 		if rec := announce(owners, admin); rec.Code != 200 {
 			t.Errorf("%d %s", rec.Code, rec.Body)
 		}
@@ -283,7 +285,7 @@ func TestSystemTagsTakeTheRegistrysValues(t *testing.T) {
 	withTags := func(tags map[string]string, more map[string]any) []byte {
 		changes := map[string]any{"tags": tags}
 		maps.Copy(changes, more)
-		return jsonOf(validEvent, changes)
+		return rulestest.JSONOf(rulestest.ValidEvent, changes)
 	}
 	refused := []struct {
 		name string
@@ -297,7 +299,7 @@ func TestSystemTagsTakeTheRegistrysValues(t *testing.T) {
 		{"another status", withTags(map[string]string{"hokusai_status": "deployed"}, nil), "hokusai_status"},
 		{"another proposal", withTags(map[string]string{"hokusai_proposal_identifier": "P-9"}, nil), "hokusai_proposal_identifier"},
 		{"another registration", withTags(map[string]string{"hokusai_registration_id": "0b7c2f5e-0000-5000-8000-000000000000"}, nil), "hokusai_registration_id"},
-		{"another run", withTags(map[string]string{"mlflow_run_id": "ffff"}, map[string]any{"mlflow_run_id": absent}), "mlflow_run_id"},
+		{"another run", withTags(map[string]string{"mlflow_run_id": "ffff"}, map[string]any{"mlflow_run_id": rulestest.Absent}), "mlflow_run_id"},
 		{"another user", withTags(map[string]string{"user_id": other.UserID}, nil), "user_id"},
 		{"metadata the registry has no value for", withTags(map[string]string{"hokusai.eval_spec": "e9"}, nil), "hokusai.eval_spec"},
 		{"metadata other than the field", withTags(map[string]string{"hokusai.eval_spec": "e9"}, map[string]any{"eval_spec": "e1"}), "hokusai.eval_spec"},
@@ -318,7 +320,7 @@ func TestSystemTagsTakeTheRegistrysValues(t *testing.T) {
 		t.Fatalf("a refused announcement was recorded (%v) or published (%d events)", err, len(pub.published()))
 	}
 	// Nor was the version claimed: another user may still announce it first.
-	if rec := e.call(t, context.Background(), "POST", path, jsonOf(validEvent, nil), other, nil); rec.Code != 200 {
+	if rec := e.call(t, context.Background(), "POST", path, rulestest.JSONOf(rulestest.ValidEvent, nil), other, nil); rec.Code != 200 {
 		t.Fatalf("the version was claimed by refused announcements: %d %s", rec.Code, rec.Body)
 	}
 

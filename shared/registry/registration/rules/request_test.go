@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"net/http"
 	"regexp"
@@ -14,36 +13,11 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules/rulestest"
+
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 )
-
-// absent removes a member from a test body.
-type absentT struct{}
-
-var absent absentT
-
-// jsonOf builds a JSON object from base with changes applied (absent deletes a member).
-func jsonOf(base map[string]any, changes map[string]any) []byte {
-	m := maps.Clone(base)
-	for k, v := range changes {
-		if _, ok := v.(absentT); ok {
-			delete(m, k)
-			continue
-		}
-		m[k] = v
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-var validRegister = map[string]any{
-	"token_id": "msg-ai", "mlflow_run_id": "0123456789abcdef0123456789abcdef",
-	"metric_name": "sales:reply_rate", "baseline_value": 0.1342,
-}
 
 // fieldsOf returns the fields a 422 names, or fails the test for any other error.
 func fieldsOf(t *testing.T, err error) []string {
@@ -60,20 +34,20 @@ func fieldsOf(t *testing.T, err error) []string {
 }
 
 func TestDecodeRegisterDefaults(t *testing.T) {
-	req, err := rules.DecodeRegister(jsonOf(validRegister, nil))
+	req, err := rules.DecodeRegister(rulestest.JSONOf(rulestest.ValidRegister, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if req.TokenID != "MSG-AI" || req.ModelName != "hokusai-MSG-AI" || req.ProposalIdentifier != "MSG-AI" ||
-		req.CurrentValue != 0.1342 || req.RunID != validRegister["mlflow_run_id"] || req.Tags != nil || req.APISchema != nil {
+		req.CurrentValue != 0.1342 || req.RunID != rulestest.ValidRegister["mlflow_run_id"] || req.Tags != nil || req.APISchema != nil {
 		t.Errorf("%+v", req)
 	}
-	req, err = rules.DecodeRegister(jsonOf(validRegister, map[string]any{
+	req, err = rules.DecodeRegister(rulestest.JSONOf(rulestest.ValidRegister, map[string]any{
 		"model_name": "Sales Lead Scoring", "current_value": 0.2, "proposal_identifier": " HIP-7 ",
 		"eval_spec": "  s3://specs/eval.yaml ", "scorer_ref": "scorers/v2", "primary_metric": "reply_rate", "benchmark_spec_id": "b-1",
 		"contributor_address": "0x" + strings.Repeat("aB", 20), "experiment_name": "exp", "description": "d",
 		"api_schema": map[string]any{"type": "object"}, "tags": map[string]string{"team": "growth"},
-		"model_uri": "runs:/0123456789abcdef0123456789abcdef/model", "experiment_nam": absent,
+		"model_uri": "runs:/0123456789abcdef0123456789abcdef/model", "experiment_nam": rulestest.Absent,
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +60,7 @@ func TestDecodeRegisterDefaults(t *testing.T) {
 		t.Errorf("metadata tags %v", got)
 	}
 	// null is absent.
-	req, err = rules.DecodeRegister(jsonOf(validRegister, map[string]any{"current_value": nil, "tags": nil, "eval_spec": nil, "api_schema": nil}))
+	req, err = rules.DecodeRegister(rulestest.JSONOf(rulestest.ValidRegister, map[string]any{"current_value": nil, "tags": nil, "eval_spec": nil, "api_schema": nil}))
 	if err != nil || req.CurrentValue != req.BaselineValue || req.Metadata.EvalSpec != nil {
 		t.Errorf("nulls: %+v %v", req, err)
 	}
@@ -107,7 +81,7 @@ func TestDecodeRegisterRules(t *testing.T) {
 		changes map[string]any
 		fields  []string
 	}{
-		{"token required", map[string]any{"token_id": absent}, []string{"token_id"}},
+		{"token required", map[string]any{"token_id": rulestest.Absent}, []string{"token_id"}},
 		{"token charset", map[string]any{"token_id": "MSG_AI"}, []string{"token_id"}},
 		{"token leading dash", map[string]any{"token_id": "-AI"}, []string{"token_id"}},
 		{"token trailing dash", map[string]any{"token_id": "AI-"}, []string{"token_id"}},
@@ -118,7 +92,7 @@ func TestDecodeRegisterRules(t *testing.T) {
 		{"model name blank", map[string]any{"model_name": "  "}, []string{"model_name"}},
 		{"model name too long", map[string]any{"model_name": long(257)}, []string{"model_name"}},
 		{"model name ..", map[string]any{"model_name": "..x"}, []string{"model_name"}},
-		{"no source", map[string]any{"mlflow_run_id": absent}, []string{"model_uri"}},
+		{"no source", map[string]any{"mlflow_run_id": rulestest.Absent}, []string{"model_uri"}},
 		{"bad run id", map[string]any{"mlflow_run_id": "abc'; drop"}, []string{"mlflow_run_id"}},
 		{"runs URI without a path", map[string]any{"model_uri": "runs:/abc"}, []string{"model_uri"}},
 		{"runs URI with a host", map[string]any{"model_uri": "runs://host/abc/model"}, []string{"model_uri"}},
@@ -128,11 +102,11 @@ func TestDecodeRegisterRules(t *testing.T) {
 		{"registered model URI", map[string]any{"model_uri": "models:/name/3"}, []string{"model_uri"}},
 		{"alias URI", map[string]any{"model_uri": "models:/name@champion"}, []string{"model_uri"}},
 		{"storage URI", map[string]any{"model_uri": "s3://bucket/model"}, []string{"model_uri"}},
-		{"metric required", map[string]any{"metric_name": absent}, []string{"metric_name"}},
+		{"metric required", map[string]any{"metric_name": rulestest.Absent}, []string{"metric_name"}},
 		{"metric upper case", map[string]any{"metric_name": "Accuracy"}, []string{"metric_name"}},
 		{"metric two prefixes", map[string]any{"metric_name": "a:b:c"}, []string{"metric_name"}},
 		{"metric empty segment", map[string]any{"metric_name": "acc..top"}, []string{"metric_name"}},
-		{"baseline required", map[string]any{"baseline_value": absent}, []string{"baseline_value"}},
+		{"baseline required", map[string]any{"baseline_value": rulestest.Absent}, []string{"baseline_value"}},
 		{"baseline a string", map[string]any{"baseline_value": "0.5"}, []string{"baseline_value"}},
 		{"current a bool", map[string]any{"current_value": true}, []string{"current_value"}},
 		{"proposal blank", map[string]any{"proposal_identifier": " "}, []string{"proposal_identifier"}},
@@ -160,11 +134,11 @@ func TestDecodeRegisterRules(t *testing.T) {
 		{"mlflow tag in other case", map[string]any{"tags": map[string]string{"MLflow.note": "x"}}, []string{"tags.MLflow.note"}},
 		{"unknown member", map[string]any{"model_type": "x"}, []string{"model_type"}},
 		{"member in another case", map[string]any{"Token_ID": "x"}, []string{"Token_ID"}},
-		{"everything wrong at once", map[string]any{"token_id": "", "metric_name": 1, "baseline_value": absent, "extra": 1},
+		{"everything wrong at once", map[string]any{"token_id": "", "metric_name": 1, "baseline_value": rulestest.Absent, "extra": 1},
 			[]string{"metric_name", "token_id", "baseline_value", "extra"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := rules.DecodeRegister(jsonOf(validRegister, tc.changes))
+			_, err := rules.DecodeRegister(rulestest.JSONOf(rulestest.ValidRegister, tc.changes))
 			if tc.fields == nil {
 				if err != nil {
 					t.Fatal(err)
@@ -193,23 +167,17 @@ func TestDecodeRegisterSyntax(t *testing.T) {
 	}
 }
 
-var validEvent = map[string]any{
-	"model_name": "hokusai-HLEAD", "version": "7", "token_id": "hlead", "metric_name": "reply_rate",
-	"baseline_value": 0.1342, "mlflow_run_id": "0123456789abcdef0123456789abcdef",
-	"proposal_identifier": "HLEAD", "model_uri": "models:/hokusai-HLEAD/7", "tags": map[string]string{"hokusai_token_id": "HLEAD"},
-}
-
 func TestDecodeEvent(t *testing.T) {
 	// The body the SDK sends (build_registration_event_payload), plus members it may add.
-	req, err := rules.DecodeEvent(jsonOf(validEvent, map[string]any{"sdk_version": "1.4", "contributor_address": "nope"}))
+	req, err := rules.DecodeEvent(rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"sdk_version": "1.4", "contributor_address": "nope"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if req.TokenID != "HLEAD" || req.Version != "7" || req.CurrentValue != 0.1342 || req.Tags["hokusai_token_id"] != "HLEAD" {
 		t.Errorf("%+v", req)
 	}
-	req, err = rules.DecodeEvent(jsonOf(validEvent, map[string]any{"mlflow_run_id": absent, "proposal_identifier": absent,
-		"model_uri": absent, "model_name": " spaced ", "eval_spec": " e "}))
+	req, err = rules.DecodeEvent(rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"mlflow_run_id": rulestest.Absent, "proposal_identifier": rulestest.Absent,
+		"model_uri": rulestest.Absent, "model_name": " spaced ", "eval_spec": " e "}))
 	if err != nil || req.RunID != "" || req.ProposalIdentifier != "HLEAD" || req.ModelName != "spaced" || *req.Metadata.EvalSpec != "e" {
 		t.Errorf("%+v %v", req, err)
 	}
@@ -218,21 +186,21 @@ func TestDecodeEvent(t *testing.T) {
 		changes map[string]any
 		fields  []string
 	}{
-		{"model name required", map[string]any{"model_name": absent}, []string{"model_name"}},
+		{"model name required", map[string]any{"model_name": rulestest.Absent}, []string{"model_name"}},
 		{"model name blank", map[string]any{"model_name": " "}, []string{"model_name"}},
-		{"version required", map[string]any{"version": absent}, []string{"version"}},
+		{"version required", map[string]any{"version": rulestest.Absent}, []string{"version"}},
 		{"version a number", map[string]any{"version": 7}, []string{"version"}},
 		{"version not a number", map[string]any{"version": "latest"}, []string{"version"}},
 		{"token blank", map[string]any{"token_id": ""}, []string{"token_id"}},
 		{"metric blank", map[string]any{"metric_name": " "}, []string{"metric_name"}},
-		{"baseline missing", map[string]any{"baseline_value": absent}, []string{"baseline_value"}},
+		{"baseline missing", map[string]any{"baseline_value": rulestest.Absent}, []string{"baseline_value"}},
 		{"run id blank", map[string]any{"mlflow_run_id": " "}, []string{"mlflow_run_id"}},
 		{"metadata too long", map[string]any{"eval_spec": strings.Repeat("x", 501)}, []string{"eval_spec"}},
 		{"tags over the cap", map[string]any{"tags": map[string]string{"k": strings.Repeat("x", 5001)}}, []string{"tags.k"}},
 		{"schema not an object", map[string]any{"api_schema": "x"}, []string{"api_schema"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := rules.DecodeEvent(jsonOf(validEvent, tc.changes))
+			_, err := rules.DecodeEvent(rulestest.JSONOf(rulestest.ValidEvent, tc.changes))
 			if got := fieldsOf(t, err); strings.Join(got, ",") != strings.Join(tc.fields, ",") {
 				t.Errorf("fields %v, want %v", got, tc.fields)
 			}
@@ -248,13 +216,13 @@ var (
 // FuzzRegisterRequest: the decoder never panics, answers 400 or 422 for what it refuses, and
 // whatever it accepts satisfies every rule of SPEC 5.1.
 func FuzzRegisterRequest(f *testing.F) {
-	f.Add(string(jsonOf(validRegister, nil)))
-	f.Add(string(jsonOf(validRegister, map[string]any{"tags": map[string]string{"mlflow.x": "y"}, "api_schema": map[string]any{"a": []any{1, "b"}}})))
+	f.Add(string(rulestest.JSONOf(rulestest.ValidRegister, nil)))
+	f.Add(string(rulestest.JSONOf(rulestest.ValidRegister, map[string]any{"tags": map[string]string{"mlflow.x": "y"}, "api_schema": map[string]any{"a": []any{1, "b"}}})))
 	f.Add(`{"token_id":"a","model_uri":"models:/m-1","metric_name":"a.b","baseline_value":-0,"current_value":1e308}`)
 	f.Add(`{"token_id":"\u0000","model_name":"\ud800","baseline_value":null}`)
 	f.Add(`[{"token_id":1}]`)
-	f.Add(string(jsonOf(validRegister, map[string]any{"tags": map[string]string{" hokusai_token_id": "x", "MLflow.source": "y"}})))
-	f.Add(string(jsonOf(validRegister, map[string]any{"tags": map[string]string{"HOKUSAI_STATUS ": "x", "​mlflow.user": "y"}})))
+	f.Add(string(rulestest.JSONOf(rulestest.ValidRegister, map[string]any{"tags": map[string]string{" hokusai_token_id": "x", "MLflow.source": "y"}})))
+	f.Add(string(rulestest.JSONOf(rulestest.ValidRegister, map[string]any{"tags": map[string]string{"HOKUSAI_STATUS ": "x", "​mlflow.user": "y"}})))
 	f.Fuzz(func(t *testing.T, body string) {
 		req, err := rules.DecodeRegister([]byte(body))
 		if err != nil {
@@ -300,10 +268,10 @@ func FuzzRegisterRequest(f *testing.F) {
 // FuzzRegistrationEventRequest: the same for the SDK's event body, whose unknown members are
 // ignored.
 func FuzzRegistrationEventRequest(f *testing.F) {
-	f.Add(string(jsonOf(validEvent, nil)))
-	f.Add(string(jsonOf(validEvent, map[string]any{"version": "0", "extra": []int{1}})))
+	f.Add(string(rulestest.JSONOf(rulestest.ValidEvent, nil)))
+	f.Add(string(rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"version": "0", "extra": []int{1}})))
 	f.Add(`{"model_name":" ","version":"1","token_id":"x","metric_name":"m","baseline_value":1}`)
-	f.Add(string(jsonOf(validEvent, map[string]any{"tags": map[string]string{"hokusai_token_id": "HLEAD", " mlflow.user": "x", "USER_ID": "y"}})))
+	f.Add(string(rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"tags": map[string]string{"hokusai_token_id": "HLEAD", " mlflow.user": "x", "USER_ID": "y"}})))
 	f.Fuzz(func(t *testing.T, body string) {
 		req, err := rules.DecodeEvent([]byte(body))
 		if err != nil {
@@ -381,14 +349,14 @@ func TestReservedTagsCannotBeImitated(t *testing.T) {
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			tags := map[string]any{"tags": map[string]string{tc.key: "v"}}
-			_, err := rules.DecodeRegister(jsonOf(validRegister, tags))
+			_, err := rules.DecodeRegister(rulestest.JSONOf(rulestest.ValidRegister, tags))
 			if got := err != nil; got != tc.register {
 				t.Errorf("register: refused %v, want %v (%v)", got, tc.register, err)
 			}
 			if err != nil && fieldsOf(t, err)[0] != "tags."+tc.key {
 				t.Errorf("register names %v", fieldsOf(t, err))
 			}
-			_, err = rules.DecodeEvent(jsonOf(validEvent, tags))
+			_, err = rules.DecodeEvent(rulestest.JSONOf(rulestest.ValidEvent, tags))
 			if got := err != nil; got != tc.sent {
 				t.Errorf("event: refused %v, want %v (%v)", got, tc.sent, err)
 			}
