@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -102,6 +103,30 @@ func liveKey(tag string) string { return "hk_live_" + strings.Repeat(tag, 40/len
 
 const putItem = "DynamoDB_20120810.PutItem"
 
+// getKeys calls GET /api/keys with headers and decodes the JSON answer.
+func getKeys(t *testing.T, apiURL string, headers map[string]string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", apiURL+"/api/keys", nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var body map[string]any
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatalf("not JSON: %q", b)
+	}
+	return res, body
+}
+
+// keysAPIReached: in external mode the keys API answers 404 KEYS_API_DISABLED, so reaching it
+// proves the key got past the authorizer.
+func keysAPIReached(body map[string]any) bool { return body["error"] == "KEYS_API_DISABLED" }
+
 func TestExternalAuthService(t *testing.T) {
 	svc := &authService{modes: map[string]string{}}
 	srv := httptest.NewServer(svc)
@@ -117,27 +142,10 @@ func TestExternalAuthService(t *testing.T) {
 	ext, out := startStack(t, tmpl, harness.Options{})
 	get := func(key string, extra map[string]string) (*http.Response, map[string]any) {
 		headers := bearer(key)
-		for k, v := range extra {
-			headers[k] = v
-		}
-		req, _ := http.NewRequest("GET", ext.APIURL+"/api/keys", nil)
-		for k, v := range headers {
-			req.Header.Set(k, v)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		var body map[string]any
-		if err := json.Unmarshal(b, &body); err != nil {
-			t.Fatalf("not JSON: %q", b)
-		}
-		return res, body
+		maps.Copy(headers, extra)
+		return getKeys(t, ext.APIURL, headers)
 	}
-	// In external mode the keys API answers 404 KEYS_API_DISABLED: reaching it proves the key got in.
-	allowed := func(body map[string]any) bool { return body["error"] == "KEYS_API_DISABLED" }
+	allowed := keysAPIReached
 	counts := func() (getItems, putItems, service int) {
 		ops := ext.Faults.Operations()
 		return ops[getItem], ops[putItem], svc.count()

@@ -68,22 +68,9 @@ func TestAuthServiceOutageFailsFast(t *testing.T) {
 	ext, out := startStack(t, tmpl, harness.Options{MaxConcurrency: 1})
 	get := func(key string) (*http.Response, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", ext.APIURL+"/api/keys", nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		var body map[string]any
-		if err := json.Unmarshal(b, &body); err != nil {
-			t.Fatalf("not JSON: %q", b)
-		}
-		return res, body
+		return getKeys(t, ext.APIURL, bearer(key))
 	}
-	// In external mode the keys API answers 404 KEYS_API_DISABLED: reaching it proves the key got in.
-	allowed := func(body map[string]any) bool { return body["error"] == "KEYS_API_DISABLED" }
+	allowed := keysAPIReached
 	unavailable := func(res *http.Response, body map[string]any) bool {
 		return res.StatusCode == 503 && body["error"] == "AUTH_SERVICE_UNAVAILABLE" && res.Header.Get("Retry-After") == "1"
 	}
