@@ -47,6 +47,7 @@ func TestAccess(t *testing.T) {
 		{"GET", "/api/mlflow/api/2.0/mlflow/experiments/get", principal.Read},
 		{"HEAD", "/api/2.0/mlflow-artifacts/artifacts/a.bin", principal.Read},
 		{"GET", "/api/mlflow/version", principal.Read},
+		{"GET", "/version", principal.Read},
 		{"GET", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/model.pkl", principal.Read},
 		{"POST", "/api/mlflow/api/2.0/mlflow/runs/search", principal.Read},
 		{"POST", "/api/mlflow/api/2.0/mlflow/runs/%73earch", principal.Read}, // MLflow decodes it to runs/search
@@ -59,6 +60,8 @@ func TestAccess(t *testing.T) {
 		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/model.pkl", principal.Write},
 		{"DELETE", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/model.pkl", principal.Write},
 		{"POST", "/api/2.0/mlflow-artifacts/mpu/create/1/r/artifacts/big.bin", principal.Write},
+		{"POST", "/api/mlflow/v1/traces", principal.Write}, // span export stores spans
+		{"POST", "/v1/traces", principal.Write},
 		// Near misses of the POST reads: matched whole, never by prefix or substring.
 		{"POST", "/api/mlflow/api/2.0/mlflow/runs/search-extra", principal.Write},
 		{"POST", "/api/mlflow/api/2.0/mlflow/runs/searchx", principal.Write},

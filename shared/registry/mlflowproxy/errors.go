@@ -24,7 +24,8 @@ type apiError struct {
 	code    string
 	message string
 	extra   map[string]any
-	cause   error // logged, never sent
+	allow   string // the Allow header of a 405
+	cause   error  // logged, never sent
 }
 
 func newError(status int, code, message string) *apiError {
@@ -76,6 +77,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		log.Error("mlflow proxy failed", attrs...)
 	} else {
 		log.Info("mlflow proxy rejected", attrs...)
+	}
+	if e.allow != "" {
+		w.Header().Set("Allow", e.allow)
 	}
 	httpapi.WriteJSON(w, e.status, json.RawMessage(e.body()))
 }

@@ -15,8 +15,11 @@ import (
 // User-Agent and X-MLflow-Client-Version, Content-Type (JSON, or the artifact's MIME type from
 // http_artifact_repo), X-MLFLOW-WORKSPACE when a workspace is set, and requests adds Accept and
 // Accept-Encoding. The artifact download route serves files with Range and conditional requests.
-// The server reads traceparent and X-MLflow-Experiment-Id only on its AI-gateway and OTLP routes,
-// which the gateway does not route, so neither is listed.
+// The span export (rest_store.log_spans) sends a protobuf body as Content-Type
+// application/x-protobuf with X-MLflow-Experiment-Id, the experiment MLflow's OTLP route stores
+// the spans in (otel_api.export_traces; it also reads Content-Encoding). That route's optional
+// X-MLflow-Run-Id is sent by no MLflow client, and traceparent is read only by the AI-gateway
+// routes, which the gateway does not route, so neither is listed.
 var forwardedHeaders = map[string]bool{
 	"accept":                  true,
 	"accept-encoding":         true,
@@ -30,6 +33,7 @@ var forwardedHeaders = map[string]bool{
 	"range":                   true,
 	"user-agent":              true,
 	"x-mlflow-client-version": true,
+	"x-mlflow-experiment-id":  true,
 	"x-mlflow-workspace":      true,
 }
 

@@ -49,12 +49,16 @@ var spoofHeaders = http.Header{
 	"Expect":                 {"100-continue"},
 	"Traceparent":            {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
 	// Aliases of headers MLflow does need: never merged into the real ones.
-	"Content_Type": {"text/html"},
-	"Content.Type": {"text/html"},
+	"Content_Type":           {"text/html"},
+	"Content.Type":           {"text/html"},
+	"X_MLflow_Experiment_Id": {"666"},
+	// Read by MLflow's OTLP route, sent by no MLflow client: it would link spans to any run.
+	"X-Mlflow-Run-Id": {"r-1"},
 	// What MLflow needs.
 	"Content-Type":            {"application/json"},
 	"User-Agent":              {"mlflow-python-client/3.17.2"},
 	"X-Mlflow-Client-Version": {"3.17.2"},
+	"X-Mlflow-Experiment-Id":  {"0"},
 	"Accept":                  {"*/*"},
 	"Accept-Encoding":         {"identity"},
 	"Range":                   {"bytes=0-9"},
@@ -66,6 +70,7 @@ var wantForwarded = map[string]string{
 	"Content-Type":            "application/json",
 	"User-Agent":              "mlflow-python-client/3.17.2",
 	"X-Mlflow-Client-Version": "3.17.2",
+	"X-Mlflow-Experiment-Id":  "0",
 	"Accept":                  "*/*",
 	"Accept-Encoding":         "identity",
 	"Range":                   "bytes=0-9",

@@ -149,6 +149,11 @@ func (h *Handler) route(r *http.Request) (Route, error) {
 		}
 		return route, notFound(r.URL.Path).withCause(err)
 	}
+	if m := route.Method(); m != "" && r.Method != m {
+		e := newError(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", fmt.Sprintf("%s takes %s only", displayPath(r.URL.Path), m))
+		e.allow = m
+		return route, e
+	}
 	// A raw space, # or control character cannot be sent in a request line. API Gateway hands
 	// over decoded parameters, which apigw re-encodes, so this is defence in depth.
 	if strings.ContainsFunc(r.URL.RawQuery, func(c rune) bool { return c == ' ' || c == '#' || isControl(c) }) {

@@ -111,6 +111,12 @@ func TestProxyAuthorization(t *testing.T) {
 		{"artifacts disabled", map[string]string{"MLFLOW_SERVE_ARTIFACTS": "false"}, &admin, "GET", "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/a.txt", 503, "ARTIFACTS_DISABLED", ""},
 		{"artifacts disabled, tracking works", map[string]string{"MLFLOW_SERVE_ARTIFACTS": "false"}, &admin, "GET", "/api/mlflow/api/2.0/mlflow/experiments/get", 200, "", ""},
 		{"not MLflow's API", nil, &admin, "GET", "/api/mlflow/static-files/index.html", 404, "RESOURCE_NOT_FOUND", ""},
+		{"read scope reads the bare-host version", nil, &reader, "GET", "/version", 200, "", ""},
+		{"write scope exports spans", nil, &writer, "POST", "/api/mlflow/v1/traces", 200, "", ""},
+		{"write scope exports spans from the bare host", nil, &writer, "POST", "/v1/traces", 200, "", ""},
+		{"read scope cannot export spans", nil, &reader, "POST", "/mlflow/v1/traces", 403, "PERMISSION_DENIED", "write"},
+		{"span export is POST only", nil, &admin, "GET", "/api/mlflow/v1/traces", 405, "METHOD_NOT_ALLOWED", ""},
+		{"the version is GET only", nil, &admin, "DELETE", "/version", 405, "METHOD_NOT_ALLOWED", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newRecorder(t, nil)
@@ -124,6 +130,9 @@ func TestProxyAuthorization(t *testing.T) {
 			}
 			if n := up.count.Load(); n != 0 {
 				t.Errorf("MLflow was called %d times", n)
+			}
+			if allow := rec.Header().Get("Allow"); (rec.Code == http.StatusMethodNotAllowed) != (allow != "") {
+				t.Errorf("status %d with Allow %q", rec.Code, allow)
 			}
 			body := mlflowBody(t, rec.Body.Bytes())
 			if body["error_code"] != tc.wantCode {

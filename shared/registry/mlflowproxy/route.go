@@ -3,6 +3,7 @@ package mlflowproxy
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -43,8 +44,11 @@ const (
 	ServiceTracking Service = iota + 1
 	// ServiceArtifacts is api/2.0/mlflow-artifacts/: MLflow's proxied artifact storage.
 	ServiceArtifacts
-	// ServiceVersion is /version, which the client calls to learn the server's release.
+	// ServiceVersion is /version, which the client calls to learn the server's release (GET).
 	ServiceVersion
+	// ServiceOTLP is v1/traces, MLflow's OpenTelemetry span ingestion (POST), where MLflow 3's
+	// client exports a trace's spans once /version says the server takes them.
+	ServiceOTLP
 )
 
 // Route is a client request path mapped onto MLflow.
@@ -52,7 +56,7 @@ type Route struct {
 	// URL is the upstream URL, without a query.
 	URL     *url.URL
 	Service Service
-	// Version is the REST API version, "2.0" or "3.0"; empty for ServiceVersion.
+	// Version is the REST API version, "2.0" or "3.0"; empty for ServiceVersion and ServiceOTLP.
 	Version string
 	// Endpoint is the decoded endpoint after the API prefix, as MLflow routes it ("runs/search").
 	Endpoint string
@@ -72,7 +76,8 @@ func NewRouter(base *url.URL, ajaxAPI bool) Router {
 
 // mounts are the gateway paths that reach MLflow. The tracking-URI mounts (MLFLOW_TRACKING_URI=
 // https://<api>/api/mlflow) pass what follows them; the bare-host mounts are MLflow's own paths,
-// for a tracking URI that is just the gateway's host.
+// for a tracking URI that is just the gateway's host. A prefix ending in "/" covers what is below
+// it; any other is that one path (the client's calls outside MLflow's API roots).
 var mounts = []struct {
 	prefix string
 	strip  bool
@@ -82,6 +87,8 @@ var mounts = []struct {
 	{"/api/2.0/mlflow/", false},
 	{"/api/2.0/mlflow-artifacts/", false},
 	{"/api/3.0/mlflow/", false},
+	{"/version", false},
+	{"/v1/traces", false},
 }
 
 // apis are MLflow's REST API roots: <root>/<version>/<name>/<endpoint>. MLflow registers every
@@ -138,6 +145,11 @@ func identify(segs []string) (Route, bool) {
 	if len(segs) == 1 && segs[0] == "version" {
 		return Route{Service: ServiceVersion, Endpoint: "version"}, true
 	}
+	// OTLP_TRACES_PATH of mlflow/tracing/utils/otlp.py, which the client appends to the tracking
+	// URI. Only traces: MLflow's server ingests no other OTLP signal.
+	if len(segs) == 2 && segs[0] == "v1" && segs[1] == "traces" {
+		return Route{Service: ServiceOTLP, Endpoint: "v1/traces"}, true
+	}
 	if len(segs) < 4 || (segs[0] != "api" && segs[0] != "ajax-api") || segs[3] == "" {
 		return Route{}, false
 	}
@@ -147,6 +159,19 @@ func identify(segs []string) (Route, bool) {
 		}
 	}
 	return Route{}, false
+}
+
+// Method is the one method the route takes, or "" when MLflow's handler judges the method. The
+// version and span routes take only what the client sends them with, so the mounts answer as the
+// bare-host routes do, which API Gateway opens for that one method each.
+func (r Route) Method() string {
+	switch r.Service {
+	case ServiceVersion:
+		return http.MethodGet
+	case ServiceOTLP:
+		return http.MethodPost
+	}
+	return ""
 }
 
 // internalEndpoints are the endpoints under MLflow's API roots that the gateway never serves, to
@@ -223,7 +248,7 @@ func (rt Router) upstream(segs []string) *url.URL {
 func unmount(segs []string) ([]string, bool) {
 	joined := "/" + strings.Join(segs, "/")
 	for _, m := range mounts {
-		if !strings.HasPrefix(joined, m.prefix) {
+		if !strings.HasPrefix(joined, m.prefix) || !strings.HasSuffix(m.prefix, "/") && joined != m.prefix {
 			continue
 		}
 		n := strings.Count(m.prefix, "/") - 1 // segments in the prefix

@@ -47,6 +47,10 @@ func TestRouteMounts(t *testing.T) {
 			base + "/api/3.0/mlflow/server-info", mlflowproxy.ServiceTracking, "3.0", "server-info"},
 		{"version probe", "/api/mlflow/version", "", false,
 			base + "/version", mlflowproxy.ServiceVersion, "", "version"},
+		{"span export under the tracking URI", "/api/mlflow/v1/traces", "", false,
+			base + "/v1/traces", mlflowproxy.ServiceOTLP, "", "v1/traces"},
+		{"span export under the short mount", "/mlflow/v1/traces", "", false,
+			base + "/v1/traces", mlflowproxy.ServiceOTLP, "", "v1/traces"},
 		{"ajax-api called directly", "/api/mlflow/ajax-api/2.0/mlflow/experiments/search", "", false,
 			base + "/ajax-api/2.0/mlflow/experiments/search", mlflowproxy.ServiceTracking, "2.0", "experiments/search"},
 		// MLFLOW_TRACKING_URI=https://<api>: MLflow's own paths, kept whole.
@@ -56,6 +60,10 @@ func TestRouteMounts(t *testing.T) {
 			base + "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/1/r/artifacts/a.txt"},
 		{"bare host 3.0", "/api/3.0/mlflow/logged-models/search", "", false,
 			base + "/api/3.0/mlflow/logged-models/search", mlflowproxy.ServiceTracking, "3.0", "logged-models/search"},
+		{"bare host version", "/version", "", false,
+			base + "/version", mlflowproxy.ServiceVersion, "", "version"},
+		{"bare host span export", "/v1/traces", "", false,
+			base + "/v1/traces", mlflowproxy.ServiceOTLP, "", "v1/traces"},
 		// MLFLOW_AJAX_API=true.
 		{"ajax rewrite", "/api/mlflow/api/2.0/mlflow/runs/get", "", true,
 			base + "/ajax-api/2.0/mlflow/runs/get", mlflowproxy.ServiceTracking, "2.0", "runs/get"},
@@ -67,6 +75,8 @@ func TestRouteMounts(t *testing.T) {
 			base + "/ajax-api/2.0/mlflow/runs/get", mlflowproxy.ServiceTracking, "2.0", "runs/get"},
 		{"ajax leaves version alone", "/mlflow/version", "", true,
 			base + "/version", mlflowproxy.ServiceVersion, "", "version"},
+		{"ajax leaves span export alone", "/v1/traces", "", true,
+			base + "/v1/traces", mlflowproxy.ServiceOTLP, "", "v1/traces"},
 		// Encodings: API Gateway's still-encoded path, net/http's decoded one, and RawPath.
 		{"encoded path (API Gateway)", "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/my%20file.txt", "", false,
 			base + "/api/2.0/mlflow-artifacts/artifacts/my%20file.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/my file.txt"},
@@ -170,6 +180,21 @@ func TestRouteRefusesWhatIsNotMLflowsAPI(t *testing.T) {
 		"/api/mlflowx/api/2.0/mlflow/runs/get",
 		"/api/2.0/mlflowx/runs/get",
 		"/api/mlflow/version/x",
+		"/version/",
+		"/version/x",
+		"/versions",
+		// Only MLflow's span ingestion under v1/: no other OTLP signal, nothing below it.
+		"/api/mlflow/v1/metrics",
+		"/mlflow/v1/logs",
+		"/v1/metrics",
+		"/v1",
+		"/v1/",
+		"/v1/traces/",
+		"/v1/traces/x",
+		"/api/mlflow/v1/traces/x",
+		"/api/mlflow/v1",
+		"/api/mlflow/ajax-api/v1/traces",
+		"/api/mlflow/api/v1/traces",
 		"/",
 	} {
 		if _, err := router(t, "http://m", false).Route(path, ""); !errors.Is(err, mlflowproxy.ErrNotMLflowAPI) {
@@ -178,10 +203,35 @@ func TestRouteRefusesWhatIsNotMLflowsAPI(t *testing.T) {
 	}
 }
 
+// The version and span routes take the one method the client sends; MLflow's API roots leave the
+// method to MLflow.
+func TestRouteMethod(t *testing.T) {
+	rt := router(t, "http://m", false)
+	for _, tc := range []struct{ path, want string }{
+		{"/version", "GET"},
+		{"/api/mlflow/version", "GET"},
+		{"/mlflow/version", "GET"},
+		{"/v1/traces", "POST"},
+		{"/api/mlflow/v1/traces", "POST"},
+		{"/mlflow/v1/traces", "POST"},
+		{"/api/mlflow/api/2.0/mlflow/runs/get", ""},
+		{"/api/2.0/mlflow-artifacts/artifacts/a.txt", ""},
+		{"/api/3.0/mlflow/traces/search", ""},
+	} {
+		route, err := rt.Route(tc.path, "")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.path, err)
+		}
+		if got := route.Method(); got != tc.want {
+			t.Errorf("%s takes %q, want %q", tc.path, got, tc.want)
+		}
+	}
+}
+
 // TestEveryClientEndpointMaps asks the installed MLflow for the REST endpoints its client calls
 // (the services' protobuf routes, the paths rest_store.py, http_artifact_repo.py and
-// server_info.py build by hand, and /version) and checks each maps, under the tracking-URI
-// mount and, where the gateway routes it, from the bare host.
+// server_info.py build by hand, /version and the OTLP span export) and checks each maps, under the
+// tracking-URI mount and from the bare host.
 func TestEveryClientEndpointMaps(t *testing.T) {
 	out := runPython(t, "", "-c", clientEndpoints)
 	rt := router(t, "https://mlflow.internal/base", false)
@@ -198,10 +248,10 @@ func TestEveryClientEndpointMaps(t *testing.T) {
 		if want := "https://mlflow.internal/base" + endpoint; route.URL.String() != want {
 			t.Errorf("%s maps to %s", endpoint, route.URL)
 		}
-		if strings.HasPrefix(endpoint, "/api/2.0/mlflow/") || strings.HasPrefix(endpoint, "/api/2.0/mlflow-artifacts/") || strings.HasPrefix(endpoint, "/api/3.0/mlflow/") {
-			if _, err := rt.Route(endpoint, ""); err != nil {
-				t.Errorf("bare host %s: %v", endpoint, err)
-			}
+		if route, err := rt.Route(endpoint, ""); err != nil {
+			t.Errorf("bare host %s: %v", endpoint, err)
+		} else if want := "https://mlflow.internal/base" + endpoint; route.URL.String() != want {
+			t.Errorf("bare host %s maps to %s", endpoint, route.URL)
 		}
 	}
 	if n < 100 {
@@ -221,6 +271,7 @@ from mlflow.protos.mlflow_artifacts_pb2 import MlflowArtifactsService
 from mlflow.protos.webhooks_pb2 import WebhookService
 from mlflow.utils.server_info import SERVER_INFO_ENDPOINT, SERVER_FEATURES_ENDPOINT
 import mlflow.store.tracking.rest_store as rs
+from mlflow.tracing.utils.otlp import OTLP_TRACES_PATH
 from mlflow.store.artifact.mlflow_artifacts_repo import _ARTIFACTS_SERVICE_ROOT
 
 # The client calls an RPC only if its code names the request message (mlflow.protos and
@@ -253,6 +304,7 @@ add(_ARTIFACTS_SERVICE_ROOT + "/1/abc/artifacts/model.pkl")
 for p in ["presigned", "mpu/create", "mpu/complete", "mpu/abort"]:
     add("/api/2.0/mlflow-artifacts/" + p + "/1/abc/artifacts/model.pkl")
 add("/version")
+add(OTLP_TRACES_PATH)  # rest_store.log_spans: the span export, appended to the tracking URI
 print("\n".join(sorted(paths)))
 `
 
@@ -297,7 +349,6 @@ var internalRoutes = []struct{ method, path string }{
 	{"POST", "/api/mlflow/gateway/openai/v1/chat/completions"},
 	{"POST", "/api/mlflow/gateway/proxy/e1/anything"},
 	{"POST", "/api/mlflow/gateway/e1/mlflow/invocations"},
-	{"POST", "/api/mlflow/v1/traces"},
 	{"GET", "/api/mlflow/graphql"},
 	{"GET", "/api/mlflow/get-artifact"},
 	{"GET", "/api/mlflow/model-versions/get-artifact"},
@@ -337,7 +388,7 @@ func TestRouteRefusesMLflowInternalEndpoints(t *testing.T) {
 // TestInternalEndpointsOfTheInstalledMLflow asks the installed MLflow for the routes the gateway
 // must refuse and checks the proxy refuses every one: the routes only its UI or its host may use
 // (registered under ajax-api/ alone, and the routers of the assistant, jobs, the AI gateway and
-// OTLP), and every route, under api/ as well, whose handler runs work on the MLflow server (it
+// OTLP, less the span export the client calls), and every route, under api/ as well, whose handler runs work on the MLflow server (it
 // reaches MLflow's job runner or starts a process, found by reading the handlers' source).
 func TestInternalEndpointsOfTheInstalledMLflow(t *testing.T) {
 	out := runPython(t, "", "-W", "ignore", "-c", serverInternalRoutes)
@@ -378,6 +429,7 @@ from mlflow.server.assistant.api import assistant_router
 from mlflow.server.job_api import job_api_router
 from mlflow.server.gateway_api import gateway_router
 from mlflow.server.otel_api import otel_router
+from mlflow.tracing.utils.otlp import OTLP_TRACES_PATH
 
 def fill(p):
     return re.sub(r"{[^}]*}|<[^>]*>", "x", p)
@@ -461,6 +513,9 @@ for p in ["/graphql", "/get-artifact", "/model-versions/get-artifact", "/health"
     routes.setdefault(p, "not under an API root")
 for router in (assistant_router, job_api_router, gateway_router, otel_router):
     for route in router.routes:
+        # The client's span export (TestEveryClientEndpointMaps); any other OTLP route or method is not.
+        if router is otel_router and route.path == OTLP_TRACES_PATH and route.methods == {"POST"}:
+            continue
         routes.setdefault(fill(route.path), "in " + router.routes[0].endpoint.__module__)
 for included in fastapi_app.routes:
     for ctx in getattr(included, "effective_route_contexts", lambda: ())():
