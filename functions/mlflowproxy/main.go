@@ -1,6 +1,7 @@
 // Command mlflowproxy is the Lambda behind the MLflow mounts (/api/mlflow/*, /mlflow/*,
-// /api/2.0/mlflow*/*, /api/3.0/mlflow/*). Its route is a STREAM integration, so every response,
-// a 150 MB artifact download as much as a JSON error, goes through the streaming adapter.
+// /api/2.0/mlflow*/*, /api/3.0/mlflow/*, GET /version, POST /v1/traces). Its routes are STREAM
+// integrations, so every response, a 150 MB artifact download as much as a JSON error, goes
+// through the streaming adapter.
 package main
 
 import (

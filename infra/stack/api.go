@@ -200,8 +200,14 @@ func (a *API) Route(path, method string, fn *Function, access Access) awsapigate
 
 // Proxy routes every method on mount/{proxy+} to fn as a streamed Lambda proxy integration.
 func (a *API) Proxy(mount string, fn *Function) {
-	res := a.RestAPI.Root().ResourceForPath(jsii.String(mount + "/{proxy+}"))
-	m := res.AddMethod(jsii.String("ANY"), awsapigateway.NewLambdaIntegration(fn.Lambda, &awsapigateway.LambdaIntegrationOptions{
+	a.ProxyRoute(mount+"/{proxy+}", "ANY", fn)
+}
+
+// ProxyRoute routes method on path to fn as a streamed Lambda proxy integration, behind the
+// authorizer: the function is a streaming handler, so every route to it streams.
+func (a *API) ProxyRoute(path, method string, fn *Function) {
+	res := a.RestAPI.Root().ResourceForPath(jsii.String(path))
+	m := res.AddMethod(jsii.String(method), awsapigateway.NewLambdaIntegration(fn.Lambda, &awsapigateway.LambdaIntegrationOptions{
 		ResponseTransferMode: awsapigateway.ResponseTransferMode_STREAM,
 	}), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_CUSTOM, Authorizer: a.Authorizer})
 	suppressCognito(m)

@@ -105,6 +105,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	for _, mount := range MLflowMounts {
 		s.API.Proxy(mount, proxy)
 	}
+	for _, r := range MLflowRoutes {
+		s.API.ProxyRoute(r.Path, r.Method, proxy)
+	}
 	s.API.Route("api/models/register", "POST", register, authorized)
 	s.API.Route("api/models/tokenized-registration-events", "POST", register, authorized)
 	s.API.Route("api/registrations/{registration_id}", "GET", register, authorized)
@@ -128,6 +131,12 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 
 // MLflowMounts are the API paths the MLflow proxy serves, each with a {proxy+} below it.
 var MLflowMounts = []string{"api/mlflow", "mlflow", "api/2.0/mlflow", "api/2.0/mlflow-artifacts", "api/3.0/mlflow"}
+
+// MLflowRoutes are the stock client's calls outside MLflow's API roots, for a bare-host tracking
+// URI, each open for the one method the client uses (the proxy's Route.Method): the server's
+// version, which the client asks before it exports spans, and the OTLP span export itself. Under
+// the other tracking URIs they arrive through api/mlflow and mlflow.
+var MLflowRoutes = []struct{ Path, Method string }{{"version", "GET"}, {"v1/traces", "POST"}}
 
 // upstream is how the functions reach MLflow: the same MLFLOW_URL and MLFLOW_UPSTREAM_AUTH for
 // each, and, for basic and bearer, the one secret they all read.

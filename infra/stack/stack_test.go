@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -141,14 +143,21 @@ func TestMLflowProxyRoutes(t *testing.T) {
 	for id := range resources {
 		parts[id] = path(id)
 	}
-	var mounts []string
+	// Every route to the proxy streams (its function is a streaming handler): the mounts, ANY on
+	// {proxy+}, and the bare-host routes, one method each.
+	var mounts, routes []string
 	for _, m := range s.resources("AWS::ApiGateway::Method") {
 		ref, _ := m["ResourceId"].(map[string]any)["Ref"].(string)
-		if !strings.HasSuffix(parts[ref], "{proxy+}") || m["HttpMethod"] != "ANY" {
+		mount := strings.HasSuffix(parts[ref], "{proxy+}") && m["HttpMethod"] == "ANY"
+		integ, _ := m["Integration"].(map[string]any)
+		if !mount && integ["ResponseTransferMode"] != "STREAM" {
 			continue
 		}
-		mounts = append(mounts, strings.TrimSuffix(parts[ref], "/{proxy+}"))
-		integ := m["Integration"].(map[string]any)
+		if mount {
+			mounts = append(mounts, strings.TrimSuffix(parts[ref], "/{proxy+}"))
+		} else {
+			routes = append(routes, m["HttpMethod"].(string)+" "+parts[ref])
+		}
 		if m["AuthorizationType"] != "CUSTOM" || integ["ResponseTransferMode"] != "STREAM" || integ["Type"] != "AWS_PROXY" ||
 			!strings.Contains(fmtAny(integ["Uri"]), "response-streaming-invocations") {
 			t.Errorf("%s: %v", parts[ref], m)
@@ -159,6 +168,26 @@ func TestMLflowProxyRoutes(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(mounts, want) {
 		t.Errorf("mounts %v, want %v", mounts, want)
+	}
+	var wantRoutes []string
+	for _, r := range stack.MLflowRoutes {
+		wantRoutes = append(wantRoutes, r.Method+" "+r.Path)
+	}
+	slices.Sort(routes)
+	slices.Sort(wantRoutes)
+	if !slices.Equal(routes, wantRoutes) {
+		t.Errorf("bare-host MLflow routes %v, want %v", routes, wantRoutes)
+	}
+	// The proxy serves each bare-host route, for the same one method: a route opened here that the
+	// proxy refused, or took any method on, would answer differently from the mounts.
+	rt := mlflowproxy.NewRouter(&url.URL{Scheme: "http", Host: "mlflow"}, false)
+	for _, r := range stack.MLflowRoutes {
+		route, err := rt.Route("/"+r.Path, "")
+		if err != nil {
+			t.Errorf("%s /%s: the proxy refuses it: %v", r.Method, r.Path, err)
+		} else if route.Method() != r.Method {
+			t.Errorf("%s /%s: the proxy takes %q", r.Method, r.Path, route.Method())
+		}
 	}
 	for _, m := range s.resources("AWS::ApiGateway::Method") {
 		if m["HttpMethod"] == "OPTIONS" && m["Integration"].(map[string]any)["ContentHandling"] != "CONVERT_TO_TEXT" {
@@ -431,8 +460,8 @@ func TestAuthorizer(t *testing.T) {
 					t.Errorf("method %v %v not behind the authorizer", m["HttpMethod"], m["ResourceId"])
 				}
 			}
-			if keysRoutes != 3+len(stack.MLflowMounts)+3 {
-				t.Errorf("%d authorized methods, want the keys routes, the MLflow mounts and the registration routes", keysRoutes)
+			if keysRoutes != 3+len(stack.MLflowMounts)+len(stack.MLflowRoutes)+3 {
+				t.Errorf("%d authorized methods, want the keys routes, the MLflow mounts and routes and the registration routes", keysRoutes)
 			}
 		})
 	}
