@@ -23,6 +23,7 @@ func FuzzTranslate(f *testing.F) {
 		"/api/mlflow/api/2.0/mlflow/runs/search", "/mlflow/api/3.0/mlflow/traces/search", "/api/mlflow/version",
 		"/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/my%20file.txt", "/api/3.0/mlflow/logged-models/search",
 		"/api/mlflow/ajax-api/2.0/mlflow-artifacts/mpu/create/x", "/api/2.0/mlflow-artifacts/artifacts/%25%32%65%25%32%65",
+		"/version", "/v1/traces", "/mlflow/v1/traces", "/v1/traces/%2e%2e",
 	} {
 		f.Add("POST", p, "", "b=2&a=1&a=3")
 	}
