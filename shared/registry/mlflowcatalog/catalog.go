@@ -127,7 +127,8 @@ type Operation struct {
 	Method string
 	// Endpoint is the pattern after the API root ("registered-models/alias",
 	// "logged-models/{model_id}", "artifacts/{artifact_path:path}"): "{x}" is one non-empty
-	// segment, a final "{x:path}" the non-empty rest, slashes and a trailing slash included.
+	// segment, a final "{x:path}" the non-empty rest, slashes and a trailing slash included
+	// (matchPattern).
 	Endpoint string
 	// Versions are the API versions it is served under ("2.0", "3.0"); none for OTLP and
 	// Version, which are not under a versioned root.
@@ -233,15 +234,17 @@ func versionOK(op Operation, version string) bool {
 func isParam(s string) bool { return strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") }
 
 // matchPattern matches decoded segments against a pattern: a literal matches itself, "{x}" one
-// non-empty segment, a final "{x:path}" a non-empty first segment and everything after it.
+// non-empty segment, a final "{x:path}" a non-empty first segment and everything after it. A
+// "{x:path}" before the end (the MCP-server routes' names) matches one segment: the client
+// encodes a "/" in those names, and the gateway refuses an encoded separator.
 func matchPattern(pattern, segs []string) bool {
 	for i, p := range pattern {
 		if i >= len(segs) {
 			return false
 		}
 		switch {
-		case isParam(p) && strings.HasSuffix(p, ":path}"):
-			return i == len(pattern)-1 && segs[i] != ""
+		case isParam(p) && strings.HasSuffix(p, ":path}") && i == len(pattern)-1:
+			return segs[i] != ""
 		case isParam(p):
 			if segs[i] == "" {
 				return false

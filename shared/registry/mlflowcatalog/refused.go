@@ -56,16 +56,16 @@ var refusals = []Refusal{
 	{0, "ajax-api/2.0mlflow/**", "a typo in MLflow's route table"},
 }
 
-// Refused reports whether the decoded endpoint under service's root is one the gateway refuses,
-// and why.
-func Refused(service Service, endpoint string) (string, bool) {
+// Refused reports whether the decoded endpoint under service's root is one the gateway refuses
+// (a trailing slash changes nothing), and which refusal it is.
+func Refused(service Service, endpoint string) (Refusal, bool) {
 	segs := strings.Split(strings.TrimSuffix(endpoint, "/"), "/")
 	for _, r := range refusals {
 		if r.Service == service && matchGlob(strings.Split(r.Pattern, "/"), segs) {
-			return r.Why, true
+			return r, true
 		}
 	}
-	return "", false
+	return Refusal{}, false
 }
 
 // Refusals returns a copy of the refused routes.
