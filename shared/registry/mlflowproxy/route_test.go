@@ -54,8 +54,8 @@ func TestRouteMounts(t *testing.T) {
 			base + "/api/2.0/mlflow/runs/create", mlflowproxy.ServiceTracking, "2.0", "runs/create"},
 		{"bare host artifacts", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt", "", false,
 			base + "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/a.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/1/r/artifacts/a.txt"},
-		{"bare host 3.0", "/api/3.0/mlflow/logged-models/search", "", false,
-			base + "/api/3.0/mlflow/logged-models/search", mlflowproxy.ServiceTracking, "3.0", "logged-models/search"},
+		{"bare host 3.0", "/api/3.0/mlflow/traces/search", "", false,
+			base + "/api/3.0/mlflow/traces/search", mlflowproxy.ServiceTracking, "3.0", "traces/search"},
 		// MLFLOW_AJAX_API=true.
 		{"ajax rewrite", "/api/mlflow/api/2.0/mlflow/runs/get", "", true,
 			base + "/ajax-api/2.0/mlflow/runs/get", mlflowproxy.ServiceTracking, "2.0", "runs/get"},
