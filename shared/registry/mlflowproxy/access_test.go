@@ -5,25 +5,30 @@ import (
 	"testing"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowcatalog"
 )
 
 // postReadEndpoints are SPEC section 4's reads through POST.
+// (MLflow 3.17 serves registered-models/search and model-versions/search as GET only: a POST to
+// them is answered 405.)
 var postReadEndpoints = []string{
-	"runs/search", "experiments/search", "registered-models/search", "registered-models/get-latest-versions",
-	"model-versions/search", "logged-models/search", "traces/search",
+	"runs/search", "experiments/search", "registered-models/get-latest-versions", "logged-models/search", "traces/search",
 }
 
 func TestAccessPOSTReadsInEveryAPIAndMount(t *testing.T) {
 	rt := router(t, "http://m", false)
 	for _, endpoint := range postReadEndpoints {
-		for _, path := range []string{
-			"/api/mlflow/api/2.0/mlflow/" + endpoint,
-			"/api/mlflow/api/3.0/mlflow/" + endpoint,
-			"/mlflow/ajax-api/2.0/mlflow/" + endpoint,
-			"/mlflow/ajax-api/3.0/mlflow/" + endpoint,
-			"/api/2.0/mlflow/" + endpoint,
-			"/api/3.0/mlflow/" + endpoint,
-		} {
+		// In each API version MLflow serves it under.
+		var paths []string
+		for _, v := range []string{"2.0", "3.0"} {
+			if _, ok := mlflowcatalog.Lookup(mlflowcatalog.Tracking, v, http.MethodPost, endpoint); ok {
+				paths = append(paths, "/api/mlflow/api/"+v+"/mlflow/"+endpoint, "/mlflow/ajax-api/"+v+"/mlflow/"+endpoint, "/api/"+v+"/mlflow/"+endpoint)
+			}
+		}
+		if len(paths) == 0 {
+			t.Errorf("POST %s is no operation of MLflow's", endpoint)
+		}
+		for _, path := range paths {
 			route, err := rt.Route(path, "")
 			if err != nil {
 				t.Fatalf("%s: %v", path, err)
@@ -62,24 +67,39 @@ func TestAccess(t *testing.T) {
 		{"POST", "/api/2.0/mlflow-artifacts/mpu/create/1/r/artifacts/big.bin", principal.Write},
 		{"POST", "/api/mlflow/v1/traces", principal.Write}, // span export stores spans
 		{"POST", "/v1/traces", principal.Write},
-		// Near misses of the POST reads: matched whole, never by prefix or substring.
-		{"POST", "/api/mlflow/api/2.0/mlflow/runs/search-extra", principal.Write},
-		{"POST", "/api/mlflow/api/2.0/mlflow/runs/searchx", principal.Write},
-		{"POST", "/api/mlflow/api/2.0/mlflow/runs/search/", principal.Write},
-		{"POST", "/api/mlflow/api/2.0/mlflow/runs/search/delete", principal.Write},
-		{"POST", "/api/mlflow/api/2.0/mlflow/x/runs/search", principal.Write},
-		{"POST", "/api/mlflow/api/2.0/mlflow/Runs/Search", principal.Write},
-		{"POST", "/api/mlflow/api/2.0/mlflow/registered-models/get-latest-versions-and-delete", principal.Write},
-		{"POST", "/api/2.0/mlflow-artifacts/runs/search", principal.Write}, // not the tracking API
-		{"POST", "/api/mlflow/version", principal.Write},
-		// Methods other than GET and HEAD write, whatever the endpoint.
-		{"OPTIONS", "/api/mlflow/api/2.0/mlflow/experiments/get", principal.Write},
-		{"TRACE", "/api/mlflow/api/2.0/mlflow/experiments/get", principal.Write},
-		{"get", "/api/mlflow/api/2.0/mlflow/experiments/get", principal.Write},
-		{"PUT", "/api/mlflow/api/2.0/mlflow/runs/search", principal.Write},
-		{"", "/api/mlflow/api/2.0/mlflow/runs/search", principal.Write},
+		{"DELETE", "/api/mlflow/api/2.0/mlflow/webhooks/w1", principal.Admin},
+		{"GET", "/api/mlflow/api/2.0/mlflow/webhooks", principal.Admin},
+		{"PATCH", "/api/mlflow/api/3.0/mlflow/workspaces/w", principal.Admin},
+		{"GET", "/api/mlflow/api/3.0/mlflow/workspaces/w", principal.Read},
+		{"POST", "/api/mlflow/api/3.0/mlflow/gateway/endpoints/create", principal.Admin},
+		{"GET", "/api/mlflow/api/3.0/mlflow/gateway/endpoints/list", principal.Read},
+		{"PUT", "/api/mlflow/api/3.0/mlflow/scorers/online-config", principal.Admin},
+		// Near misses of the POST reads, other methods, other versions: no operation at all
+		// (matched whole, never by prefix or substring).
+		{"POST", "/api/mlflow/api/2.0/mlflow/runs/search-extra", principal.None},
+		{"POST", "/api/mlflow/api/2.0/mlflow/runs/searchx", principal.None},
+		{"POST", "/api/mlflow/api/2.0/mlflow/runs/search/", principal.None},
+		{"POST", "/api/mlflow/api/2.0/mlflow/runs/search/delete", principal.None},
+		{"POST", "/api/mlflow/api/2.0/mlflow/x/runs/search", principal.None},
+		{"POST", "/api/mlflow/api/2.0/mlflow/Runs/Search", principal.None},
+		{"POST", "/api/mlflow/api/3.0/mlflow/runs/search", principal.None},
+		{"POST", "/api/mlflow/api/2.0/mlflow/registered-models/get-latest-versions-and-delete", principal.None},
+		{"POST", "/api/2.0/mlflow-artifacts/runs/search", principal.None},
+		{"POST", "/api/mlflow/version", principal.None},
+		{"OPTIONS", "/api/mlflow/api/2.0/mlflow/experiments/get", principal.None},
+		{"TRACE", "/api/mlflow/api/2.0/mlflow/experiments/get", principal.None},
+		{"get", "/api/mlflow/api/2.0/mlflow/experiments/get", principal.None},
+		{"PUT", "/api/mlflow/api/2.0/mlflow/runs/search", principal.None},
+		{"", "/api/mlflow/api/2.0/mlflow/runs/search", principal.None},
 	} {
 		route, err := rt.Route(tc.path, "")
+		if tc.want == principal.None {
+			// Not an operation: refused before any access is asked.
+			if _, oerr := route.Operation(tc.method); err == nil && oerr == nil {
+				t.Errorf("%s %s is admitted", tc.method, tc.path)
+			}
+			continue
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", tc.path, err)
 		}

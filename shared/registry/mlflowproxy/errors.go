@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"strings"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
@@ -24,8 +25,8 @@ type apiError struct {
 	code    string
 	message string
 	extra   map[string]any
-	allow   string // the Allow header of a 405
-	cause   error  // logged, never sent
+	allow   []string // the Allow header of a 405
+	cause   error    // logged, never sent
 }
 
 func newError(status int, code, message string) *apiError {
@@ -78,8 +79,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		log.Info("mlflow proxy rejected", attrs...)
 	}
-	if e.allow != "" {
-		w.Header().Set("Allow", e.allow)
+	if len(e.allow) > 0 {
+		w.Header().Set("Allow", strings.Join(e.allow, ", "))
 	}
 	httpapi.WriteJSON(w, e.status, json.RawMessage(e.body()))
 }

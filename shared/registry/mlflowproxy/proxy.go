@@ -123,6 +123,9 @@ func (h *Handler) admit(r *http.Request) (*exchange, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := route.Operation(r.Method); err != nil {
+		return nil, methodNotAllowed(r, err)
+	}
 	caller, err := h.authorize(r, route)
 	if err != nil {
 		return nil, err
@@ -145,14 +148,12 @@ func (h *Handler) route(r *http.Request) (Route, error) {
 			case ErrInternalEndpoint:
 				return route, newError(http.StatusNotFound, "ENDPOINT_NOT_FOUND", fmt.Sprintf(
 					"%s is internal to the MLflow server (%s) and is not served through this gateway", displayPath(r.URL.Path), pe.Reason)).withCause(err)
+			case ErrUnknownEndpoint:
+				return route, newError(http.StatusNotFound, "ENDPOINT_NOT_FOUND", fmt.Sprintf(
+					"%s is not an MLflow operation served through this gateway", displayPath(r.URL.Path))).withCause(err)
 			}
 		}
 		return route, notFound(r.URL.Path).withCause(err)
-	}
-	if m := route.Method(); m != "" && r.Method != m {
-		e := newError(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", fmt.Sprintf("%s takes %s only", displayPath(r.URL.Path), m))
-		e.allow = m
-		return route, e
 	}
 	// A raw space, # or control character cannot be sent in a request line. API Gateway hands
 	// over decoded parameters, which apigw re-encodes, so this is defence in depth.
@@ -191,6 +192,19 @@ func (h *Handler) authorize(r *http.Request, route Route) (principal.Principal, 
 
 func scopeFields(need principal.Level, p principal.Principal) map[string]any {
 	return map[string]any{"required_scope": need.String(), "current_scopes": append([]string{}, p.Scopes...)}
+}
+
+// methodNotAllowed is MLflow's own answer to a method its route is not served with, 405 with
+// Allow, in its error shape (the code MLflow's client gives an unparseable 405, BAD_REQUEST).
+func methodNotAllowed(r *http.Request, err error) *apiError {
+	var me *MethodError
+	if !errors.As(err, &me) {
+		return newError(http.StatusInternalServerError, "INTERNAL_ERROR", "internal error").withCause(err)
+	}
+	e := newError(http.StatusMethodNotAllowed, "BAD_REQUEST", fmt.Sprintf("%s does not accept %s; it accepts %s",
+		displayPath(r.URL.Path), displayPath(me.Method), strings.Join(me.Allow, ", "))).withCause(err)
+	e.allow = me.Allow
+	return e
 }
 
 func notFound(path string) *apiError {

@@ -23,15 +23,19 @@ func TestProxyForwardsTheCall(t *testing.T) {
 	up := newRecorder(t, nil)
 	h := newProxy(t, up.URL+"/base", nil)
 	body := []byte{0, 1, 2, 0xff, '\n'}
-	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+	// Each method on an operation the catalog serves it with.
+	for method, path := range map[string]string{
+		"GET": "artifacts/1/r/my%20file.bin", "HEAD": "artifacts/1/r/my%20file.bin", "PUT": "artifacts/1/r/my%20file.bin",
+		"DELETE": "artifacts/1/r/my%20file.bin", "POST": "mpu/create/1/r/my%20file.bin",
+	} {
 		t.Run(method, func(t *testing.T) {
-			r := request(t, method, "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/1/r/my%20file.bin", body, &admin, nil)
+			r := request(t, method, "/api/mlflow/api/2.0/mlflow-artifacts/"+path, body, &admin, nil)
 			r.URL.RawQuery = "b=2&a=1&a=3&c=x%20y&d=%2F&e" // not re-sorted, not re-encoded
 			if rec := serve(h, r); rec.Code != 200 {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
 			got := up.last(t)
-			if got.Method != method || got.Path != "/base/api/2.0/mlflow-artifacts/artifacts/1/r/my file.bin" {
+			if want := "/base/api/2.0/mlflow-artifacts/" + strings.ReplaceAll(path, "%20", " "); got.Method != method || got.Path != want {
 				t.Errorf("upstream got %s %s", got.Method, got.Path)
 			}
 			if got.RawQuery != "b=2&a=1&a=3&c=x%20y&d=%2F&e" {
@@ -101,7 +105,12 @@ func TestProxyAuthorization(t *testing.T) {
 		{"read scope searches through POST in 3.0", nil, &reader, "POST", "/api/3.0/mlflow/traces/search", 200, "", ""},
 		{"read scope cannot write", nil, &reader, "POST", runsCreate, 403, "PERMISSION_DENIED", "write"},
 		{"read scope cannot upload", nil, &reader, "PUT", "/api/2.0/mlflow-artifacts/artifacts/a.txt", 403, "PERMISSION_DENIED", "write"},
-		{"a near miss is a write", nil, &reader, "POST", "/api/mlflow/api/2.0/mlflow/runs/search-extra", 403, "PERMISSION_DENIED", "write"},
+		{"a near miss is no operation", nil, &reader, "POST", "/api/mlflow/api/2.0/mlflow/runs/search-extra", 404, "ENDPOINT_NOT_FOUND", ""},
+		{"a wrong method is MLflow's 405", nil, &admin, "POST", "/api/mlflow/api/2.0/mlflow/registered-models/update", 405, "BAD_REQUEST", ""},
+		{"OPTIONS is no operation's", nil, &admin, "OPTIONS", "/api/mlflow/api/2.0/mlflow/experiments/get", 405, "BAD_REQUEST", ""},
+		{"webhooks are admin's", nil, &writer, "POST", "/api/mlflow/api/2.0/mlflow/webhooks", 403, "PERMISSION_DENIED", "admin"},
+		{"AI gateway secrets are admin's", nil, &writer, "POST", "/api/mlflow/api/3.0/mlflow/gateway/secrets/create", 403, "PERMISSION_DENIED", "admin"},
+		{"MCP-server registry changes are admin's", nil, &writer, "POST", "/api/mlflow/api/3.0/mlflow/mcp-servers", 403, "PERMISSION_DENIED", "admin"},
 		{"write scope writes", nil, &writer, "POST", runsCreate, 200, "", ""},
 		{"no scope cannot read", nil, &nobody, "GET", "/api/mlflow/api/2.0/mlflow/experiments/get", 403, "PERMISSION_DENIED", "read"},
 		{"no principal", nil, nil, "GET", "/api/mlflow/api/2.0/mlflow/experiments/get", 401, "UNAUTHENTICATED", ""},
@@ -115,8 +124,8 @@ func TestProxyAuthorization(t *testing.T) {
 		{"write scope exports spans", nil, &writer, "POST", "/api/mlflow/v1/traces", 200, "", ""},
 		{"write scope exports spans from the bare host", nil, &writer, "POST", "/v1/traces", 200, "", ""},
 		{"read scope cannot export spans", nil, &reader, "POST", "/mlflow/v1/traces", 403, "PERMISSION_DENIED", "write"},
-		{"span export is POST only", nil, &admin, "GET", "/api/mlflow/v1/traces", 405, "METHOD_NOT_ALLOWED", ""},
-		{"the version is GET only", nil, &admin, "DELETE", "/version", 405, "METHOD_NOT_ALLOWED", ""},
+		{"span export is POST only", nil, &admin, "GET", "/api/mlflow/v1/traces", 405, "BAD_REQUEST", ""},
+		{"the version is GET only", nil, &admin, "DELETE", "/version", 405, "BAD_REQUEST", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newRecorder(t, nil)

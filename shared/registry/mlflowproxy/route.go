@@ -3,11 +3,11 @@ package mlflowproxy
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowcatalog"
 )
 
 // Path errors. Route returns them in a *PathError with the reason.
@@ -18,11 +18,18 @@ var (
 	// ErrNotMLflowAPI is a safe path that names no MLflow API endpoint. Answered 404.
 	ErrNotMLflowAPI = errors.New("not an MLflow API path")
 	// ErrInternalEndpoint is an endpoint of MLflow's API that only its own UI or the server's
-	// host may call (internalEndpoints). Answered 404 ENDPOINT_NOT_FOUND.
+	// host may call (mlflowcatalog.Refused). Answered 404 ENDPOINT_NOT_FOUND.
 	ErrInternalEndpoint = errors.New("an MLflow server-internal endpoint")
+	// ErrUnknownEndpoint is a path under one of MLflow's API roots that names no operation in the
+	// catalog, in that API version. Answered 404 ENDPOINT_NOT_FOUND, as MLflow's client expects
+	// of an endpoint its server lacks.
+	ErrUnknownEndpoint = errors.New("not an MLflow operation")
+	// ErrMethodNotAllowed is an operation's endpoint called with a method it is not served with.
+	// Answered 405 with Allow, as MLflow does.
+	ErrMethodNotAllowed = errors.New("method not allowed")
 )
 
-// PathError is why Route refused a path. Err is ErrUnsafePath or ErrNotMLflowAPI.
+// PathError is why Route refused a path, or Operation a method.
 type PathError struct {
 	Err    error
 	Reason string
@@ -34,21 +41,33 @@ func (e *PathError) Unwrap() error { return e.Err }
 func unsafePath(reason string) error { return &PathError{Err: ErrUnsafePath, Reason: reason} }
 func notAPI(reason string) error     { return &PathError{Err: ErrNotMLflowAPI, Reason: reason} }
 func internal(reason string) error   { return &PathError{Err: ErrInternalEndpoint, Reason: reason} }
+func unknown(reason string) error    { return &PathError{Err: ErrUnknownEndpoint, Reason: reason} }
 
-// Service is the MLflow REST service a route reaches.
-type Service int
+// MethodError is a method the route's endpoint is not served with; Allow are those it is.
+type MethodError struct {
+	Method string
+	Allow  []string
+}
+
+func (e *MethodError) Error() string {
+	return fmt.Sprintf("%s: %s (allowed: %s)", ErrMethodNotAllowed, e.Method, strings.Join(e.Allow, ", "))
+}
+func (e *MethodError) Unwrap() error { return ErrMethodNotAllowed }
+
+// Service is the MLflow REST service a route reaches: the catalog's.
+type Service = mlflowcatalog.Service
 
 // Services reachable through the proxy.
 const (
 	// ServiceTracking is api/<2.0|3.0>/mlflow/: tracking, model registry, logged models, traces…
-	ServiceTracking Service = iota + 1
+	ServiceTracking = mlflowcatalog.Tracking
 	// ServiceArtifacts is api/2.0/mlflow-artifacts/: MLflow's proxied artifact storage.
-	ServiceArtifacts
-	// ServiceVersion is /version, which the client calls to learn the server's release (GET).
-	ServiceVersion
+	ServiceArtifacts = mlflowcatalog.Artifacts
+	// ServiceVersion is /version, which the client calls to learn the server's release.
+	ServiceVersion = mlflowcatalog.Version
 	// ServiceOTLP is v1/traces, MLflow's OpenTelemetry span ingestion (POST), where MLflow 3's
 	// client exports a trace's spans once /version says the server takes them.
-	ServiceOTLP
+	ServiceOTLP = mlflowcatalog.OTLP
 )
 
 // Route is a client request path mapped onto MLflow.
@@ -130,8 +149,13 @@ func (rt Router) Route(path, rawPath string) (Route, error) {
 	if !ok {
 		return Route{}, notAPI("not an MLflow API endpoint")
 	}
-	if why, ok := route.internal(); ok {
-		return Route{}, internal(why)
+	// Admission is the catalog's: refused routes say why, and an endpoint no operation has is
+	// unknown, whatever MLflow would answer.
+	if r, ok := mlflowcatalog.Refused(route.Service, route.Endpoint); ok {
+		return Route{}, internal(r.Why)
+	}
+	if len(mlflowcatalog.Methods(route.Service, route.Version, route.Endpoint)) == 0 {
+		return Route{}, unknown("no MLflow operation has this endpoint")
 	}
 	if rt.ajaxAPI && decoded[0] == "api" {
 		rest[0] = "ajax-api"
@@ -161,79 +185,13 @@ func identify(segs []string) (Route, bool) {
 	return Route{}, false
 }
 
-// Method is the one method the route takes, or "" when MLflow's handler judges the method. The
-// version and span routes take only what the client sends them with, so the mounts answer as the
-// bare-host routes do, which API Gateway opens for that one method each.
-func (r Route) Method() string {
-	switch r.Service {
-	case ServiceVersion:
-		return http.MethodGet
-	case ServiceOTLP:
-		return http.MethodPost
+// Operation is the catalog's operation for the route called with method (HEAD as GET), or a
+// *MethodError naming the methods its endpoint is served with.
+func (r Route) Operation(method string) (mlflowcatalog.Operation, error) {
+	if op, ok := mlflowcatalog.Lookup(r.Service, r.Version, method, r.Endpoint); ok {
+		return op, nil
 	}
-	return ""
-}
-
-// internalEndpoints are the endpoints under MLflow's API roots that the gateway never serves, to
-// anyone: MLflow's localhost-only and server-internal routes, the ones only its web UI calls
-// (MLflow 3.17's handlers.get_endpoints registers these under ajax-api/ alone, and its FastAPI
-// routers add the assistant), and those that run work on the MLflow server, under api/ too. None
-// is called by the stock client (TestEveryClientEndpointMaps);
-// TestInternalEndpointsOfTheInstalledMLflow derives the list from MLflow itself (its routes, and
-// its handlers' source for job submission and processes) and fails when an upgrade adds one. Patterns are matched on the decoded endpoint, segment by segment, under api/
-// and ajax-api/ and in every API version (MLFLOW_AJAX_API sends api/ calls to ajax-api/): "*" is
-// one segment, a final "**" any rest. The MLflow operation catalog (a later issue) replaces this
-// list with an allowlist of the client's operations.
-var internalEndpoints = []struct {
-	service Service
-	pattern string
-	why     string
-}{
-	{ServiceTracking, "assistant/**", "MLflow's Assistant is meant for localhost only"},
-	{ServiceTracking, "gateway-proxy", "the UI's AI gateway proxy"},
-	{ServiceTracking, "gateway/supported-providers", "a UI helper of the AI gateway"},
-	{ServiceTracking, "gateway/supported-models", "a UI helper of the AI gateway"},
-	{ServiceTracking, "gateway/provider-config", "a UI helper of the AI gateway"},
-	{ServiceTracking, "gateway/secrets/config", "a UI helper of the AI gateway"},
-	{ServiceTracking, "jobs/**", "MLflow's server-side job runner"},
-	// Every prompt-optimization route drives a job on MLflow's runner (create submits it, get and
-	// cancel reach the runner, delete removes its run); the stock client's optimize_prompts runs
-	// the optimizer in the caller's process and never calls them.
-	{ServiceTracking, "prompt-optimization/**", "prompt optimization jobs on the MLflow server"},
-	{ServiceTracking, "scorer/invoke", "runs a scorer on the MLflow server"},
-	{ServiceTracking, "issues/invoke", "runs issue detection on the MLflow server"},
-	{ServiceTracking, "genai/evaluate/invoke", "runs an evaluation on the MLflow server"},
-	{ServiceTracking, "runs/create-promptlab-run", "runs a prompt on the MLflow server"},
-	{ServiceTracking, "demo/**", "generates or deletes MLflow's demo data"},
-	{ServiceTracking, "ui-telemetry", "the web UI's telemetry"},
-	{ServiceTracking, "upload-artifact", "the web UI's artifact upload"},
-	{ServiceTracking, "get-trace-artifact", "the web UI's trace download"},
-	{ServiceTracking, "logged-models/*/artifacts/files", "the web UI's logged-model file view"},
-	{ServiceTracking, "metrics/get-history-bulk", "the web UI's metric charts"},
-	{ServiceTracking, "experiments/search-datasets", "the web UI's dataset search"},
-}
-
-// internal reports whether the route names one of internalEndpoints, and why it is refused.
-func (r Route) internal() (string, bool) {
-	segs := strings.Split(strings.TrimSuffix(r.Endpoint, "/"), "/")
-	for _, e := range internalEndpoints {
-		if e.service == r.Service && matchSegments(strings.Split(e.pattern, "/"), segs) {
-			return e.why, true
-		}
-	}
-	return "", false
-}
-
-func matchSegments(pattern, segs []string) bool {
-	for i, p := range pattern {
-		if p == "**" {
-			return true
-		}
-		if i >= len(segs) || (p != "*" && p != segs[i]) {
-			return false
-		}
-	}
-	return len(segs) == len(pattern)
+	return mlflowcatalog.Operation{}, &MethodError{Method: method, Allow: mlflowcatalog.Methods(r.Service, r.Version, r.Endpoint)}
 }
 
 // upstream joins the encoded segments to the base URL.
