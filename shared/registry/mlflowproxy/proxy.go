@@ -20,6 +20,8 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/modelsource"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
 )
 
@@ -39,6 +41,8 @@ type Handler struct {
 	serveArtifacts bool
 	timeout        time.Duration
 	owners         Owners
+	// sources resolves the runs:/ source of the SDK's model-versions/create (complete.go).
+	sources modelsource.MLflow
 }
 
 // New builds the proxy. It owns one Transport for its whole life, which in Lambda is the
@@ -66,6 +70,8 @@ func New(cfg Config, creds upstream.Credentials, owners Owners, log *slog.Logger
 		ErrorHandler:   h.handleError,
 		ModifyResponse: h.modifyResponse,
 	}
+	// The same transport, so the resolution reaches MLflow with the same credentials.
+	h.sources = mlflow.New(cfg.MLflowURL, h.timeout, &http.Client{Transport: h.proxy.Transport})
 	return h
 }
 
@@ -106,6 +112,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the invocation's own deadline.
 	ex.headers = time.AfterFunc(ex.budget, func() { cancel(errHeaderTimeout) })
 	defer ex.headers.Stop()
+	if completes(ex.route, r) {
+		if err := h.completeVersion(ctx, r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 
 	h.proxy.ServeHTTP(w, r.WithContext(ctx))
 

@@ -37,11 +37,18 @@ type Version struct {
 // and decodes its result into out. It fails the test when the step fails.
 func Run(t testing.TB, trackingURI string, env []string, out any, step string, args ...string) {
 	t.Helper()
+	RunScript(t, "registration_client.py", trackingURI, env, out, step, args...)
+}
+
+// RunScript is Run for another client script of testdata/clients that follows the same
+// convention (a step and its arguments; one `E2E_RESULT <json>` line; non-zero on failure).
+func RunScript(t testing.TB, script, trackingURI string, env []string, out any, step string, args ...string) {
+	t.Helper()
 	root := testenv.Root(t)
 	python := testenv.Python(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join(root, "testdata/clients/registration_client.py"), step}, args...)...)
+	cmd := exec.CommandContext(ctx, python, append([]string{filepath.Join(root, "testdata/clients", script), step}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "MLFLOW_TRACKING_URI="+trackingURI, "MLFLOW_HTTP_REQUEST_MAX_RETRIES=0",
 		"GIT_PYTHON_REFRESH=quiet", "MLFLOW_ENABLE_ASYNC_LOGGING=false", "HOME="+cmd.Dir)

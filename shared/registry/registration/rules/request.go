@@ -21,6 +21,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/jsonbody"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/modeluri"
 )
 
 // Caps on what a registration may carry (SPEC 5.1). Lengths are in characters.
@@ -32,7 +33,7 @@ const (
 	MaxDescription   = 5000
 	MaxProposalID    = 500
 	MaxMetricName    = 250
-	MaxModelURI      = 1000
+	MaxModelURI      = modeluri.MaxLength
 	MaxAPISchema     = 32 << 10 // bytes, serialized
 	MaxSchemaNesting = 20
 	MaxTags          = 50
@@ -45,13 +46,6 @@ var (
 	tokenPattern   = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$`)
 	metricPattern  = regexp.MustCompile(`^([a-z]+:)?[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`)
 	addressPattern = regexp.MustCompile(`^0x[0-9a-fA-F]{40}$`)
-	// runIDPattern is MLflow's own rule for run ids; it also keeps ids safe inside search filters.
-	runIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][\w-]{0,255}$`)
-	// modelIDPattern is a logged model id (MLflow writes m-<32 hex>).
-	modelIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,255}$`)
-	// artifactPathPattern is a run-relative model path without quotes, which cannot be put in a
-	// search filter.
-	artifactPathPattern = regexp.MustCompile(`^[\w][\w.\- /]{0,255}$`)
 	// tagKeyPattern is MLflow's rule for tag keys (alphanumerics, _ - . space / :).
 	tagKeyPattern  = regexp.MustCompile(`^[\w.\- /:]+$`)
 	versionPattern = regexp.MustCompile(`^[1-9][0-9]*$`)
@@ -304,7 +298,7 @@ func (b *eventBody) validate() (EventRequest, []httpapi.FieldError) {
 	}
 	if b.RunID != nil {
 		req.RunID = strings.TrimSpace(*b.RunID)
-		if !runIDPattern.MatchString(req.RunID) {
+		if !modeluri.ValidRunID(req.RunID) {
 			add("mlflow_run_id", "must be an MLflow run id (letters, digits, _ and -)")
 		}
 	}
@@ -401,7 +395,7 @@ func checkModelName(name string) string {
 // checkSource checks model_uri and mlflow_run_id: at least one, each well formed, and naming
 // the same run when both do.
 func checkSource(uri, runID string, add func(string, string)) {
-	if runID != "" && !runIDPattern.MatchString(runID) {
+	if runID != "" && !modeluri.ValidRunID(runID) {
 		add("mlflow_run_id", "must be an MLflow run id (letters, digits, _ and -)")
 	}
 	if uri == "" {
@@ -421,37 +415,16 @@ func checkSource(uri, runID string, add func(string, string)) {
 }
 
 // ModelRef is what a model URI points at: a run's model path, or a logged model.
-type ModelRef struct {
-	RunID, ArtifactPath string // runs:/<run>/<path>
-	ModelID             string // models:/<model_id>
-}
-
-const uriForms = "must be runs:/<run_id>/<path> or models:/<model_id>"
+type ModelRef = modeluri.Ref
 
 // ParseModelURI parses the model URIs a registration accepts, as MLflow parses them; the message
 // is for the client when the URI is not one of them.
 func ParseModelURI(uri string) (ModelRef, string) {
-	if utf8.RuneCountInString(uri) > MaxModelURI {
-		return ModelRef{}, fmt.Sprintf("must be at most %d characters", MaxModelURI)
+	ref, err := modeluri.Parse(uri)
+	if err != nil {
+		return ModelRef{}, err.Error()
 	}
-	if rest, ok := strings.CutPrefix(uri, "runs:/"); ok && !strings.HasPrefix(rest, "/") {
-		run, p, _ := strings.Cut(rest, "/")
-		p = strings.Trim(p, "/")
-		if !runIDPattern.MatchString(run) || p == "" {
-			return ModelRef{}, uriForms
-		}
-		if !artifactPathPattern.MatchString(p) || path.Clean(p) != p || slices.Contains(strings.Split(p, "/"), "..") {
-			return ModelRef{}, "the model path in a runs:/ URI must be a plain relative path such as model"
-		}
-		return ModelRef{RunID: run, ArtifactPath: p}, ""
-	}
-	if id, ok := strings.CutPrefix(uri, "models:/"); ok {
-		if !modelIDPattern.MatchString(id) {
-			return ModelRef{}, uriForms + " (models:/<name>/<version> and aliases name a registered version, which is already registered)"
-		}
-		return ModelRef{ModelID: id}, ""
-	}
-	return ModelRef{}, uriForms
+	return ref, ""
 }
 
 // checkSchema validates api_schema: a JSON object of at most MaxAPISchema bytes serialized and

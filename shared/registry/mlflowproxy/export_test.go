@@ -1,0 +1,4 @@
+package mlflowproxy
+
+// VersionSource is versionSource, for the fuzz target.
+var VersionSource = versionSource
