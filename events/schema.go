@@ -8,7 +8,7 @@ import (
 )
 
 // The contract files beside the code: one JSON Schema (draft 2020-12) of the detail per detail
-// type, and one example event per detail type, as a rule's target receives it.
+// type (AllDetailTypes), and one example event per detail type, as a rule's target receives it.
 //
 //go:embed schemas/*.json examples/*.json
 var files embed.FS
@@ -20,7 +20,7 @@ func Schema(detailType string) []byte { return file("schemas", detailType) }
 func Example(detailType string) []byte { return file("examples", detailType) }
 
 func file(dir, detailType string) []byte {
-	if !slices.Contains(DetailTypes, detailType) {
+	if !slices.Contains(AllDetailTypes(), detailType) {
 		return nil
 	}
 	b, err := files.ReadFile(dir + "/" + detailType + ".json")

@@ -80,9 +80,13 @@ func TestSubscriberModule(t *testing.T) {
 		wantErr string // part of its error otherwise
 	}
 	cases := []tc{}
-	for _, dt := range events.DetailTypes {
+	for _, dt := range events.AllDetailTypes() {
 		ex := events.Example(dt)
-		var ev events.Event
+		var ev struct {
+			Detail struct {
+				EventID string `json:"event_id"`
+			} `json:"detail"`
+		}
 		if err := json.Unmarshal(ex, &ev); err != nil {
 			t.Fatal(err)
 		}
@@ -94,9 +98,9 @@ func TestSubscriberModule(t *testing.T) {
 			tc{name: dt + " from another source", event: edit(t, ex, func(e map[string]any) {
 				e["source"] = "someone.else"
 			}), wantErr: "source"},
-			tc{name: dt + " without model_version", event: edit(t, ex, func(e map[string]any) {
-				delete(e["detail"].(map[string]any), "model_version")
-			}), wantErr: "model_version"},
+			tc{name: dt + " without model_name", event: edit(t, ex, func(e map[string]any) {
+				delete(e["detail"].(map[string]any), "model_name")
+			}), wantErr: "model_name"},
 		)
 	}
 	for _, c := range cases {

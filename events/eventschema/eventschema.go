@@ -22,8 +22,8 @@ var compiled = sync.OnceValues(func() (map[string]*jsonschema.Schema, error) {
 	c := jsonschema.NewCompiler()
 	// Draft 2020-12 treats format as an annotation; the contract means it (date-time, uuid).
 	c.AssertFormat()
-	out := make(map[string]*jsonschema.Schema, len(events.DetailTypes))
-	for _, dt := range events.DetailTypes {
+	out := map[string]*jsonschema.Schema{}
+	for _, dt := range events.AllDetailTypes() {
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(events.Schema(dt)))
 		if err != nil {
 			return nil, fmt.Errorf("schema of %s: %w", dt, err)

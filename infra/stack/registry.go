@@ -21,8 +21,8 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/events"
 )
 
-// Delivery is what carries registration events to their consumers: the outbox schedule, the
-// example subscriber queue, the optional webhook, and the schema registry.
+// Delivery is what carries registry events to their consumers: the outbox schedule, the
+// example subscriber queue, the optional webhook (registration events only), and the schema registry.
 type Delivery struct {
 	OutboxSchedule awsevents.Rule
 	// Subscriber is the example consumer: every registry event lands in this queue.
@@ -75,7 +75,7 @@ func newDelivery(scope constructs.Construct, env EnvConfig, s *Stack, outbox *Fu
 	awsevents.NewRule(c, jsii.String("SubscriberRule"), &awsevents.RuleProps{
 		Description:  jsii.String("Example subscriber: every registry event to a queue"),
 		EventBus:     bus,
-		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(events.Source), DetailType: jsii.Strings(events.DetailTypes...)},
+		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(events.Source), DetailType: jsii.Strings(events.AllDetailTypes()...)},
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSqsQueue(d.Subscriber, &awseventstargets.SqsQueueProps{
 			DeadLetterQueue: d.SubscriberDLQ,
 		})},
@@ -90,7 +90,7 @@ func newDelivery(scope constructs.Construct, env EnvConfig, s *Stack, outbox *Fu
 		RegistryName: jsii.String(fmt.Sprintf("hokusai-registry-%s", env.Name)),
 		Description:  jsii.String("Schemas of the Hokusai registry events (events/ in the repository)"),
 	})
-	for _, dt := range events.DetailTypes {
+	for _, dt := range events.AllDetailTypes() {
 		// The registry takes draft 4 only; events/ derives it from the 2020-12 contract.
 		content, err := events.RegistrySchema(dt)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
@@ -539,19 +540,42 @@ func TestEventDelivery(t *testing.T) {
 			schedule = strings.Contains(fmtAny(r["Targets"]), "OutboxFunction")
 		case strings.Contains(fmtAny(r["EventPattern"]), "hokusai.registry"):
 			subscriber = strings.Contains(fmtAny(r["Targets"]), "SubscriberQueue") && strings.Contains(fmtAny(r["Targets"]), "DeadLetterConfig")
+			// Every detail type of the contract, the registry's changes with the registration's.
+			if got := patternDetailTypes(t, r["EventPattern"]); !slices.Equal(got, sorted(events.AllDetailTypes())) {
+				t.Errorf("subscriber rule's detail types %v, want %v", got, sorted(events.AllDetailTypes()))
+			}
 		}
 	}
 	if !schedule || !subscriber {
 		t.Errorf("outbox schedule %v, subscriber rule with DLQ %v", schedule, subscriber)
 	}
-	schemas := s.resources("AWS::EventSchemas::Schema")
-	if len(schemas) != 2 {
-		t.Fatalf("%d schemas in the registry", len(schemas))
+	// The archive keeps every event of the source, whatever its detail type.
+	for _, a := range s.resources("AWS::Events::Archive") {
+		if p := a["EventPattern"].(map[string]any); len(p) != 1 || fmtAny(p["source"]) != fmtAny([]any{"hokusai.registry"}) {
+			t.Errorf("archive pattern %v", p)
+		}
 	}
+	schemas := s.resources("AWS::EventSchemas::Schema")
+	byName := map[string]map[string]any{}
 	for _, sc := range schemas {
+		byName[sc["SchemaName"].(string)] = sc
+	}
+	if len(schemas) != len(events.AllDetailTypes()) || len(byName) != len(schemas) {
+		t.Fatalf("%d schemas in the registry, want one per detail type (%d)", len(schemas), len(events.AllDetailTypes()))
+	}
+	for _, dt := range events.AllDetailTypes() {
+		sc := byName[events.Source+"@"+dt]
+		want, err := events.RegistrySchema(dt)
+		if sc == nil || err != nil {
+			t.Errorf("no schema of %s in the registry (%v)", dt, err)
+			continue
+		}
 		var doc map[string]any
 		if sc["Type"] != "JSONSchemaDraft4" || json.Unmarshal([]byte(sc["Content"].(string)), &doc) != nil {
 			t.Errorf("schema %v is not draft-4 JSON", sc["SchemaName"])
+		}
+		if sc["Content"] != string(want) {
+			t.Errorf("schema of %s is not events.RegistrySchema's", dt)
 		}
 	}
 	for _, q := range s.resources("AWS::SQS::Queue") {
@@ -560,6 +584,21 @@ func TestEventDelivery(t *testing.T) {
 		}
 	}
 }
+
+// patternDetailTypes is the sorted detail-type list of a rule's event pattern.
+func patternDetailTypes(t *testing.T, pattern any) []string {
+	t.Helper()
+	var p struct {
+		DetailType []string `json:"detail-type"`
+	}
+	b, _ := json.Marshal(pattern)
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatalf("event pattern %s: %v", b, err)
+	}
+	return sorted(p.DetailType)
+}
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
 
 func TestWebhook(t *testing.T) {
 	s := synth(t, "dev", map[string]string{"webhookUrl": "https://hooks.example.com/hokusai", "webhookRetrySeconds": "5"})

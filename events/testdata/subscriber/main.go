@@ -25,7 +25,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	var ev events.Event
+	var ev struct {
+		DetailType string `json:"detail-type"`
+		Source     string `json:"source"`
+	}
 	if err := json.Unmarshal(msg, &ev); err != nil {
 		return fmt.Errorf("event: %w", err)
 	}
@@ -42,10 +45,31 @@ func run() error {
 	if err := eventschema.Validate(ev.DetailType, raw.Detail); err != nil {
 		return err
 	}
-	d := ev.Detail
-	if want := events.EventID(ev.DetailType, d.ModelID, d.MLflowRunID, d.ModelVersion); d.EventID != want {
-		return fmt.Errorf("event_id %s, want %s", d.EventID, want)
+	id, want, err := eventIDs(ev.DetailType, msg)
+	if err != nil {
+		return err
 	}
-	fmt.Println(ev.DetailType, d.EventID)
+	if id != want {
+		return fmt.Errorf("event_id %s, want %s", id, want)
+	}
+	fmt.Println(ev.DetailType, id)
 	return nil
+}
+
+// eventIDs returns the event's event_id and the one its detail derives: a registry change's
+// detail is events.RegistryChange, a registration's events.Detail.
+func eventIDs(detailType string, msg []byte) (got, want string, err error) {
+	if events.IsRegistryDetailType(detailType) {
+		var ev events.RegistryEvent
+		if err := json.Unmarshal(msg, &ev); err != nil {
+			return "", "", fmt.Errorf("event: %w", err)
+		}
+		return ev.Detail.EventID, events.NewRegistryChange(detailType, ev.Detail).EventID, nil
+	}
+	var ev events.Event
+	if err := json.Unmarshal(msg, &ev); err != nil {
+		return "", "", fmt.Errorf("event: %w", err)
+	}
+	d := ev.Detail
+	return d.EventID, events.EventID(detailType, d.ModelID, d.MLflowRunID, d.ModelVersion), nil
 }

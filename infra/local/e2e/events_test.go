@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,7 +124,9 @@ func registrationEvents(t *testing.T, body []byte) (registrationID string, ids [
 	return res.RegistrationID, ids
 }
 
-// Every registration's events reach a subscriber, valid against the published schemas.
+// Every registration's events reach a subscriber, valid against the published schemas: the two
+// Hokusai events and model_version.created for the version it created, routed by the stack's
+// subscriber rule as any registry change is.
 func TestEventsReachSubscribers(t *testing.T) {
 	writer, _ := registrationKeys(t)
 	logged := logThroughGateway(t, writer)
@@ -133,20 +136,36 @@ func TestEventsReachSubscribers(t *testing.T) {
 		t.Fatalf("%d %s", res.StatusCode, b)
 	}
 	regID, ids := registrationEvents(t, b)
-	if len(ids) != 2 {
-		t.Fatalf("want both events, got %v: %s", ids, b)
+	if len(ids) != 3 {
+		t.Fatalf("want the three events, got %v: %s", ids, b)
 	}
-	want := map[string]bool{ids[0]: true, ids[1]: true}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
 	got := drain(t, subscriberQueue(t, h), want, time.Now().Add(30*time.Second))
-	t.Logf("publish latency: both events at the subscriber %s after the registration was sent", time.Since(start).Round(time.Millisecond))
+	t.Logf("publish latency: the registration's events at the subscriber %s after it was sent", time.Since(start).Round(time.Millisecond))
+	var types []string
 	for id := range want {
 		ev := got[id][0]
+		types = append(types, ev.DetailType)
 		if ev.Source != events.Source || ev.Detail.RegistrationID != regID {
 			t.Errorf("event %s: source %s registration %s", id, ev.Source, ev.Detail.RegistrationID)
 		}
 		if err := eventschema.Validate(ev.DetailType, ev.raw); err != nil {
 			t.Errorf("%s does not match its schema: %v", ev.DetailType, err)
 		}
+		if ev.DetailType == events.ModelVersionCreated {
+			var c events.RegistryChange
+			if err := json.Unmarshal(ev.raw, &c); err != nil || c.ModelVersion != "1" || c.RunID != logged.RunID ||
+				c.Source == "" || c.RequestID == "" || c.Operation != "CreateModelVersion" {
+				t.Errorf("model_version.created %s (%v)", ev.raw, err)
+			}
+		}
+	}
+	slices.Sort(types)
+	if want := []string{events.ModelReadyToDeploy, events.ModelRegistered, events.ModelVersionCreated}; !slices.Equal(types, want) {
+		t.Errorf("detail types %v, want %v", types, want)
 	}
 }
 

@@ -173,6 +173,11 @@ func TestRegisterModel(t *testing.T) {
 				t.Errorf("%s: %+v", dt, ev)
 			}
 		}
+		created := v.Events[events.ModelVersionCreated]
+		if (created.Status != "published" && created.Status != "pending") || len(v.Events) != 3 ||
+			created.EventID != events.RegistryEventID(events.ModelVersionCreated, v.RegistrationID, name, "1", "") {
+			t.Errorf("%s: %+v", events.ModelVersionCreated, v.Events)
+		}
 		if res.Header.Get("X-Request-Id") == "" {
 			t.Error("no X-Request-Id")
 		}

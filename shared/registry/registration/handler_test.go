@@ -85,6 +85,11 @@ func TestRegister(t *testing.T) {
 		wantIDs := map[string]string{
 			events.ModelRegistered:    events.EventID(events.ModelRegistered, v.ModelID, runID, "1"),
 			events.ModelReadyToDeploy: events.EventID(events.ModelReadyToDeploy, v.ModelID, runID, "1"),
+			// The registration's id in place of the request's: a retry or a re-publication keeps it.
+			events.ModelVersionCreated: events.RegistryEventID(events.ModelVersionCreated, v.RegistrationID, v.ModelName, "1", ""),
+		}
+		if len(v.Events) != len(wantIDs) {
+			t.Errorf("events %v", v.Events)
 		}
 		for dt, id := range wantIDs {
 			if got := v.Events[dt]; got.Status != "pending" || got.EventID != id || got.Reason != "" {
@@ -141,18 +146,31 @@ func TestRegister(t *testing.T) {
 		assertCalls(t, e.ml.callCounts(), want)
 	})
 
-	t.Run("the record holds both events, valid against the contract", func(t *testing.T) {
+	t.Run("the record holds the Hokusai events and model_version.created, valid against the contract", func(t *testing.T) {
 		stored, err := e.store.Get(context.Background(), v.RegistrationID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if stored.UserID != writer.UserID || stored.KeyID != writer.KeyID || stored.OutboxStatus != regstore.OutboxPending ||
-			stored.ModelID != v.ModelID || stored.RunID != runID || len(stored.Events) != 2 {
+			stored.ModelID != v.ModelID || stored.RunID != runID || len(stored.Events) != 3 {
 			t.Fatalf("%+v", stored)
 		}
 		for _, ev := range stored.Events {
 			if err := eventschema.Validate(ev.DetailType, []byte(ev.Detail)); err != nil {
 				t.Error(err)
+			}
+			if ev.DetailType == events.ModelVersionCreated {
+				var c events.RegistryChange
+				_ = json.Unmarshal([]byte(ev.Detail), &c)
+				want := events.NewRegistryChange(events.ModelVersionCreated, events.RegistryChange{
+					Timestamp: v.RegisteredAt, UserID: writer.UserID, KeyID: writer.KeyID, RequestID: "req-1",
+					RegistrationID: v.RegistrationID, Operation: "CreateModelVersion", ModelName: v.ModelName, ModelVersion: "1",
+					Description: c.Description, Source: "models:/" + modelID, RunID: runID, ModelID: modelID,
+				})
+				if c != want || c.EventID != ev.EventID || c.Description == nil || *c.Description != "better replies" {
+					t.Errorf("%s detail %s, want %+v", ev.DetailType, ev.Detail, want)
+				}
+				continue
 			}
 			var d events.Detail
 			_ = json.Unmarshal([]byte(ev.Detail), &d)
@@ -408,24 +426,30 @@ func TestPublishing(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		pub       *fakePublisher
-		want      [2]string // model_registered, model_ready_to_deploy
+		want      [3]string // model_registered, model_ready_to_deploy, model_version.created
 		outbox    bool
 		published int
 	}{
-		{"both go out", &fakePublisher{}, [2]string{"published", "published"}, false, 2},
-		{"one refused", &fakePublisher{allow: func(e regstore.Event) bool { return e.DetailType == events.ModelRegistered }},
-			[2]string{"published", "pending"}, true, 1},
-		{"the bus is down", &fakePublisher{fail: errors.New("bus down")}, [2]string{"pending", "pending"}, true, 0},
+		{"all go out", &fakePublisher{}, [3]string{"published", "published", "published"}, false, 3},
+		{"one refused", &fakePublisher{allow: func(e regstore.Event) bool { return e.DetailType != events.ModelReadyToDeploy }},
+			[3]string{"published", "pending", "published"}, true, 2},
+		{"model_version.created refused", &fakePublisher{allow: func(e regstore.Event) bool { return e.DetailType != events.ModelVersionCreated }},
+			[3]string{"published", "published", "pending"}, true, 2},
+		{"the bus is down", &fakePublisher{fail: errors.New("bus down")}, [3]string{"pending", "pending", "pending"}, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, "", withPublisher(tc.pub))
 			e.ml.addRun(runID, modelID)
 			v := registered(t, e.register(t, registerBody(nil), writer, ""))
-			if got := [2]string{v.Events[events.ModelRegistered].Status, v.Events[events.ModelReadyToDeploy].Status}; got != tc.want {
+			if got := [3]string{v.Events[events.ModelRegistered].Status, v.Events[events.ModelReadyToDeploy].Status, v.Events[events.ModelVersionCreated].Status}; got != tc.want {
 				t.Errorf("answer %v", got)
 			}
 			stored, _ := e.store.Get(context.Background(), v.RegistrationID)
-			if got := [2]string{stored.Events[0].Status, stored.Events[1].Status}; got != tc.want || (stored.OutboxStatus != "") != tc.outbox {
+			var got [3]string
+			for i, ev := range stored.Events {
+				got[i] = ev.Status
+			}
+			if len(stored.Events) != 3 || stored.Events[2].DetailType != events.ModelVersionCreated || got != tc.want || (stored.OutboxStatus != "") != tc.outbox {
 				t.Errorf("record %v outbox %q", got, stored.OutboxStatus)
 			}
 			if n := len(tc.pub.published()); n != tc.published {
@@ -433,8 +457,10 @@ func TestPublishing(t *testing.T) {
 			}
 			// GET shows the same statuses.
 			back := decode(t, e.call(t, context.Background(), "GET", "/api/registrations/"+v.RegistrationID, nil, writer, nil))
-			if back["events"].(map[string]any)[events.ModelRegistered].(map[string]any)["status"] != tc.want[0] {
-				t.Errorf("GET %v", back["events"])
+			for i, dt := range []string{events.ModelRegistered, events.ModelReadyToDeploy, events.ModelVersionCreated} {
+				if back["events"].(map[string]any)[dt].(map[string]any)["status"] != tc.want[i] {
+					t.Errorf("GET %v", back["events"])
+				}
 			}
 		})
 	}
@@ -585,8 +611,19 @@ func TestIdempotency(t *testing.T) {
 		if tags := mlflow.TagMap(e.ml.allVersions()[0].Tags); tags["hokusai_registration_id"] != v.RegistrationID {
 			t.Errorf("answered with registration %s for a version tagged %s", v.RegistrationID, tags["hokusai_registration_id"])
 		}
-		if _, err := e.store.Get(context.Background(), v.RegistrationID); err != nil {
-			t.Error(err)
+		stored, err := e.store.Get(context.Background(), v.RegistrationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The version found by its tag is still the one this registration created: it owes
+		// model_version.created, under the id the first request would have given it.
+		created := stored.Events[len(stored.Events)-1]
+		if created.DetailType != events.ModelVersionCreated || created.Status != regstore.EventPending ||
+			created.EventID != events.RegistryEventID(events.ModelVersionCreated, v.RegistrationID, v.ModelName, v.Version, "") {
+			t.Errorf("events %+v", stored.Events)
+		}
+		if err := eventschema.Validate(created.DetailType, []byte(created.Detail)); err != nil || !strings.Contains(created.Detail, `"source":"models:/`+modelID+`"`) {
+			t.Errorf("%v: %s", err, created.Detail)
 		}
 	})
 

@@ -1,6 +1,7 @@
 package registration
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
@@ -230,6 +232,8 @@ func (h *Handler) finish(ctx context.Context, a *attempt, src mlflowops.Source, 
 	rec, err := record.FromRegister(a.req).Record(record.Landing{
 		RegistrationID: a.registrationID, Version: mv.Version, RunID: src.RunID,
 		ModelURI: "models:/" + mv.Name + "/" + mv.Version, At: at, UserID: a.caller.UserID, KeyID: a.caller.KeyID,
+		Created:   &record.Created{Source: mv.Source, RunID: cmp.Or(mv.RunID, src.RunID), ModelID: cmp.Or(mv.ModelID, src.ModelID), Description: mv.Description},
+		RequestID: apigw.RequestID(ctx),
 	})
 	if err != nil {
 		return record.Registered{}, err

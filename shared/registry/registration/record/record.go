@@ -60,6 +60,18 @@ type Landing struct {
 	ModelURI       string
 	At             time.Time
 	UserID, KeyID  string
+	// Created is the model version the registration created in MLflow, as MLflow answered; nil
+	// when the route announces a version that already existed. It owes a model_version.created
+	// event, as any version created through the proxy does.
+	Created *Created
+	// RequestID is the API Gateway request that recorded the registration.
+	RequestID string
+}
+
+// Created is what model_version.created says of the version a registration created.
+type Created struct {
+	Source, RunID, ModelID string
+	Description            string // "" when the version has none
 }
 
 // ModelID is the registry's id of a tokenized model version: <name>/<version>/<TOKEN_ID>.
@@ -113,6 +125,31 @@ func (a Announcement) encode(detailType string, l Landing) (eventID, detail stri
 	return d.EventID, detail, nil
 }
 
+// encodeCreated builds and encodes the model_version.created detail of the version l.Created.
+// Its event id is derived from the registration id, not the request's: a retry that completes
+// the registration, and every re-publication, keep it.
+func (a Announcement) encodeCreated(l Landing) (eventID, detail string, err error) {
+	c := l.Created
+	change := events.RegistryChange{
+		Timestamp: events.Timestamp(l.At), UserID: l.UserID, KeyID: l.KeyID, RequestID: l.RequestID,
+		RegistrationID: l.RegistrationID, Operation: "CreateModelVersion",
+		ModelName: a.ModelName, ModelVersion: l.Version, Source: c.Source, RunID: c.RunID, ModelID: c.ModelID,
+	}
+	if change.RequestID == "" {
+		// Outside API Gateway there is no request id; the registration id names the request's work.
+		change.RequestID = l.RegistrationID
+	}
+	if c.Description != "" {
+		change.Description = &c.Description
+	}
+	d := events.NewRegistryChange(events.ModelVersionCreated, change)
+	detail, err = events.MarshalRegistryChange(d)
+	if err != nil {
+		return "", "", fmt.Errorf("encode %s detail: %w", events.ModelVersionCreated, err)
+	}
+	return d.EventID, detail, nil
+}
+
 // CheckDetailSize refuses, before anything is registered, an announcement whose event detail
 // would exceed MaxDetailBytes: the per-field caps alone allow 50 tags of 5000 characters.
 // modelURI is the client's, or "" for the default models:/<name>/<version>.
@@ -159,7 +196,8 @@ type EventStatus struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
-// Record builds the registration record, with both events, and the answer it stores.
+// Record builds the registration record, with both Hokusai events (and model_version.created
+// when l.Created is set), and the answer it stores.
 func (a Announcement) Record(l Landing) (regstore.Registration, error) {
 	modelID := ModelID(a.ModelName, l.Version, a.TokenID)
 	ready := rules.AssessReadiness(a.MetricName, a.Baseline, a.Current)
@@ -181,6 +219,14 @@ func (a Announcement) Record(l Landing) (regstore.Registration, error) {
 		}
 		ev.EventID, ev.Detail = id, detail
 		rec.Events = append(rec.Events, ev)
+	}
+	if l.Created != nil {
+		// Recorded with the Hokusai events, so the same outbox guarantees it.
+		id, detail, err := a.encodeCreated(l)
+		if err != nil {
+			return rec, err
+		}
+		rec.Events = append(rec.Events, regstore.Event{DetailType: events.ModelVersionCreated, Status: regstore.EventPending, EventID: id, Detail: detail})
 	}
 	view := Registered{
 		RegistrationID: l.RegistrationID, ModelID: modelID, ModelName: a.ModelName, Version: l.Version,
