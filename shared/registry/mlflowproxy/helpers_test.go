@@ -56,7 +56,7 @@ func newProxy(t testing.TB, rawURL string, env map[string]string) *mlflowproxy.H
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mlflowproxy.New(cfg, creds, &owners{}, quietLog())
+	return mlflowproxy.New(cfg, creds, &owners{}, nil, quietLog())
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
