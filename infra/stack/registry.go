@@ -75,7 +75,7 @@ func newDelivery(scope constructs.Construct, env EnvConfig, s *Stack, outbox *Fu
 	awsevents.NewRule(c, jsii.String("SubscriberRule"), &awsevents.RuleProps{
 		Description:  jsii.String("Example subscriber: every registry event to a queue"),
 		EventBus:     bus,
-		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(events.Source), DetailType: jsii.Strings(events.DetailTypes...)},
+		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(events.Source), DetailType: jsii.Strings(events.AllDetailTypes()...)},
 		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewSqsQueue(d.Subscriber, &awseventstargets.SqsQueueProps{
 			DeadLetterQueue: d.SubscriberDLQ,
 		})},
