@@ -7,8 +7,10 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
@@ -16,8 +18,14 @@ import (
 
 func main() {
 	cfg, log := startup.Config[mlflowproxy.Config]("mlflowproxy")
+	aws := startup.AWS(log)
 	creds := startup.Upstream(log, cfg.Config)
-	// Owners of what users create through MLflow, in the registration function's owner items.
-	owners := regstore.New(dynamodb.NewFromConfig(startup.AWS(log)), cfg.RegistrationsTable)
-	lambda.Start(apigw.StreamingHandler(creds.Caller(mlflowproxy.New(cfg, creds, owners, log)), log))
+	// Owners of what users create through MLflow, and the registry changes the bus did not take,
+	// in the registrations table (owner and CHANGE# items).
+	store := regstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable)
+	var pub mlflowproxy.Publisher
+	if cfg.EventBusName != "" {
+		pub = eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
+	}
+	lambda.Start(apigw.StreamingHandler(creds.Caller(mlflowproxy.New(cfg, creds, store, pub, log)), log))
 }

@@ -193,6 +193,7 @@ func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir 
 		"REGISTRY_ADMIN_ONLY":    strconv.FormatBool(env.RegistryAdminOnly),
 		"ADMIN_EMAILS":           strings.Join(env.AdminEmails, ","),
 		"REGISTRATIONS_TABLE":    *s.Data.Registrations.TableName(),
+		"EVENT_BUS_NAME":         *s.Events.Bus.EventBusName(),
 	})
 	f := newFunction(scope, "mlflowproxy", FunctionProps{
 		Env: env, AssetPath: filepath.Join(buildDir, "mlflowproxy"), Environ: e, Memory: 512,
@@ -200,16 +201,19 @@ func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir 
 		// for as long as API Gateway streams (15 minutes).
 		Timeout: awscdk.Duration_Minutes(jsii.Number(15)),
 	})
-	// The proxy records who creates a registered model or version through MLflow: it reads and
-	// conditionally writes owner items, and may touch no other item of the table (no registration
-	// or idempotency record) and none of its indexes.
+	// The proxy records who creates a registered model or version through MLflow (it reads and
+	// conditionally writes owner items) and the registry changes the bus did not take (it puts
+	// CHANGE# items for the outbox); it may touch no other item of the table (no registration or
+	// idempotency record) and none of its indexes.
 	f.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem"),
 		Resources: jsii.Strings(*s.Data.Registrations.TableArn()),
 		Conditions: &map[string]any{
-			"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{regstore.OwnerPrefix + "*"}},
+			"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{regstore.OwnerPrefix + "*", regstore.ChangePrefix + "*"}},
 		},
 	}))
+	// It publishes each registry change MLflow accepted (shared/registry/mlflowproxy, registry.go).
+	grantPutEvents(s.Events.Bus, f)
 	s.Functions["mlflowproxy"] = f
 	return f
 }

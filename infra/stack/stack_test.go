@@ -392,13 +392,13 @@ func TestFunctionRolesAreLeastPrivilege(t *testing.T) {
 		{"authorizer, dynamodb source", "AuthorizerFunctionRole", nil, []string{"dynamodb:GetItem"}, "DataKeys"},
 		{"authorizer, external source", "AuthorizerFunctionRole", external, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, "DataValidationCache"},
 		{"keys", "KeysFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}, "DataKeys"},
-		// Owner items only (TestMLflowProxyWritesOnlyOwnerItems).
-		{"mlflow proxy", "MlflowproxyFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, "DataRegistrations"},
+		// Owner and change items only (TestMLflowProxyWritesOnlyOwnerAndChangeItems).
+		{"mlflow proxy", "MlflowproxyFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
 		{"register", "RegisterFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
 		{"outbox", "OutboxFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
 		// Every function that calls MLflow reads the upstream secret, and only it, only to get its value.
 		{"mlflow proxy with upstream credentials", "MlflowproxyFunctionRole", map[string]string{"mlflowUpstreamAuth": "bearer"},
-			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"}, "DataRegistrations|MlflowUpstreamCredentials"},
+			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "events:PutEvents", "secretsmanager:GetSecretValue"}, "DataRegistrations|EventsBus|MlflowUpstreamCredentials"},
 		{"health with upstream credentials", "HealthFunctionRole", map[string]string{"mlflowUpstreamAuth": "basic"},
 			[]string{"secretsmanager:GetSecretValue"}, "MlflowUpstreamCredentials"},
 		{"register with upstream credentials", "RegisterFunctionRole", map[string]string{"mlflowUpstreamAuth": "basic"},
@@ -634,12 +634,14 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
-// The proxy records owners of what users create through MLflow (shared/registry/mlflowproxy Owners): it
-// may read and write the registrations table's owner items, and no other of its items.
-func TestMLflowProxyWritesOnlyOwnerItems(t *testing.T) {
+// The proxy records owners of what users create through MLflow (shared/registry/mlflowproxy Owners)
+// and the registry changes the bus did not take (Outbox): it
+// may read and write the registrations table's owner and registry-change items, and no other of
+// its items; it publishes to the environment's bus.
+func TestMLflowProxyWritesOnlyOwnerAndChangeItems(t *testing.T) {
 	s := synth(t, "dev", nil)
-	if env := s.functionEnvironments(t)["mlflowproxy"]; env["REGISTRATIONS_TABLE"] == "" {
-		t.Errorf("the proxy has no REGISTRATIONS_TABLE: %v", env)
+	if env := s.functionEnvironments(t)["mlflowproxy"]; env["REGISTRATIONS_TABLE"] == "" || env["EVENT_BUS_NAME"] == "" {
+		t.Errorf("the proxy has no REGISTRATIONS_TABLE or EVENT_BUS_NAME: %v", env)
 	}
 	var found bool
 	for _, p := range s.resources("AWS::IAM::Policy") {
@@ -652,7 +654,7 @@ func TestMLflowProxyWritesOnlyOwnerItems(t *testing.T) {
 				continue
 			}
 			found = true
-			want := `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["` + regstore.OwnerPrefix + `*"]}}`
+			want := `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["` + regstore.OwnerPrefix + `*","` + regstore.ChangePrefix + `*"]}}`
 			if got := fmtAny(stmt["Condition"]); got != want {
 				t.Errorf("condition %s, want %s", got, want)
 			}

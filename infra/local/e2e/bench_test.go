@@ -150,3 +150,52 @@ func BenchmarkColdStart(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRegistryThroughGateway is issue 13's cost: a registry write (a tag set, which the proxy
+// publishes as registered_model_tag.set with one PutEvents) and a registry read (which gains no
+// call), each made straight to MLflow and through the whole local stack, interleaved in one run.
+// It reports the ratio and the time the gateway adds per call; compare write and read.
+func BenchmarkRegistryThroughGateway(b *testing.B) {
+	key := benchKey(b)
+	name := fmt.Sprintf("bench-registry-%d", time.Now().UnixNano())
+	res, err := http.Post(h.MLflowURL+"/api/2.0/mlflow/registered-models/create", "application/json", strings.NewReader(`{"name":"`+name+`"}`))
+	if err != nil || res.StatusCode != 200 {
+		b.Fatalf("create %s: %v %v", name, err, res)
+	}
+	res.Body.Close()
+	call := func(base, method, path, body string, auth bool) func() (*http.Response, error) {
+		return func() (*http.Response, error) {
+			var rd io.Reader
+			if body != "" {
+				rd = strings.NewReader(body)
+			}
+			req, _ := http.NewRequest(method, base+path, rd)
+			req.Header.Set("Content-Type", "application/json")
+			if auth {
+				req.Header.Set("Authorization", "Bearer "+key)
+			}
+			return http.DefaultClient.Do(req)
+		}
+	}
+	for _, tc := range []struct{ name, method, endpoint, body string }{
+		{"write", "POST", "registered-models/set-tag", `{"name":"` + name + `","key":"bench","value":"1"}`},
+		{"read", "GET", "registered-models/get?name=" + name, ""},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			direct := call(h.MLflowURL, tc.method, "/api/2.0/mlflow/"+tc.endpoint, tc.body, false)
+			gateway := call(h.APIURL, tc.method, "/api/mlflow/api/2.0/mlflow/"+tc.endpoint, tc.body, true)
+			timedCalls(b, 5, gateway) // warm the functions and the authorizer's cache
+			var d, g time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				d += timedCalls(b, 1, direct)
+				g += timedCalls(b, 1, gateway)
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(d.Microseconds())/n, "direct-µs/call")
+			b.ReportMetric(float64(g.Microseconds())/n, "gateway-µs/call")
+			b.ReportMetric(float64((g-d).Microseconds())/n, "added-µs/call")
+			b.ReportMetric(float64(g)/float64(d), "ratio")
+		})
+	}
+}

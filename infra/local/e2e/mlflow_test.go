@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,9 +37,19 @@ type clientResult struct {
 // pointed at trackingURI with key as MLFLOW_TRACKING_TOKEN.
 func runClient(t *testing.T, scenario, trackingURI, key string, env ...string) clientResult {
 	t.Helper()
+	var res clientResult
+	runScript(t, &res, "mlflow_client_e2e.py", []string{scenario}, trackingURI, key, env...)
+	return res
+}
+
+// runScript runs testdata/clients/<script> with args, the stock MLflow client pointed at
+// trackingURI with key as MLFLOW_TRACKING_TOKEN, and decodes its "E2E_RESULT <json>" line into
+// res, which must have a bool field ok and a string field error; it fails t unless ok.
+func runScript(t *testing.T, res any, script string, args []string, trackingURI, key string, env ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testenv.Python(t), filepath.Join(root, "testdata/clients/mlflow_client_e2e.py"), scenario)
+	cmd := exec.CommandContext(ctx, testenv.Python(t), append([]string{filepath.Join(root, "testdata/clients", script)}, args...)...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(),
 		"MLFLOW_TRACKING_URI="+trackingURI, "MLFLOW_TRACKING_TOKEN="+key,
@@ -46,18 +57,20 @@ func runClient(t *testing.T, scenario, trackingURI, key string, env ...string) c
 		"HOME="+cmd.Dir)
 	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
-	var res clientResult
+	var status struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if rest, ok := strings.CutPrefix(line, "E2E_RESULT "); ok {
-			if jerr := json.Unmarshal([]byte(rest), &res); jerr != nil {
+			if jerr := errors.Join(json.Unmarshal([]byte(rest), res), json.Unmarshal([]byte(rest), &status)); jerr != nil {
 				t.Fatalf("result line: %v", jerr)
 			}
 		}
 	}
-	if err != nil || !res.OK {
-		t.Fatalf("%s via %s: %v %s\n%s", scenario, trackingURI, err, res.Error, tail(string(out), 4000))
+	if err != nil || !status.OK {
+		t.Fatalf("%s %v via %s: %v %s\n%s", script, args, trackingURI, err, status.Error, tail(string(out), 4000))
 	}
-	return res
 }
 
 func writerAndReader(t *testing.T) (string, string) {

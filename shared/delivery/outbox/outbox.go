@@ -16,13 +16,16 @@ import (
 )
 
 // Store is the part of the registrations store the outbox uses; *regstore.Store satisfies it.
+// The items owing events are registrations and the registry changes the MLflow proxy could not
+// publish (regstore.ChangePK); both are addressed by their key, pk.
 type Store interface {
-	// ListPending returns up to limit registrations with pending events due at or before now.
+	// ListPending returns up to limit items with pending events due at or before now.
 	ListPending(ctx context.Context, now time.Time, limit int) ([]regstore.Registration, error)
-	// MarkPublished records that the events went out.
-	MarkPublished(ctx context.Context, registrationID string, eventIDs []string) error
-	// RecordFailure counts a failed attempt on the pending events and makes them due again at next.
-	RecordFailure(ctx context.Context, registrationID, errMsg string, next time.Time) error
+	// MarkPublishedItem records that the events of item pk went out.
+	MarkPublishedItem(ctx context.Context, pk string, eventIDs []string) error
+	// RecordFailureItem counts a failed attempt on item pk's pending events and makes them due
+	// again at next.
+	RecordFailureItem(ctx context.Context, pk, errMsg string, next time.Time) error
 }
 
 // Publisher sends a registration's events; *eventpub.Publisher satisfies it.
@@ -135,14 +138,14 @@ pages:
 		}
 		fresh := 0
 		for _, reg := range regs {
-			if seen[reg.RegistrationID] {
+			if seen[reg.PK] {
 				continue // a record we could not update comes back; once a run is enough
 			}
 			if r.outOfTime(ctx) {
 				s.StoppedEarly = true
 				break pages
 			}
-			seen[reg.RegistrationID] = true
+			seen[reg.PK] = true
 			fresh++
 			r.relay(ctx, reg, &s)
 		}
@@ -159,7 +162,7 @@ pages:
 // relay publishes one registration's pending events and records the outcome.
 func (r *Relay) relay(ctx context.Context, reg regstore.Registration, s *Summary) {
 	pending, attempts := pendingEvents(reg)
-	log := r.Log.With("registration_id", reg.RegistrationID)
+	log := r.Log.With("pk", reg.PK)
 	if len(pending) == 0 {
 		log.Warn("listed as owing events but none is pending")
 		return
@@ -168,7 +171,7 @@ func (r *Relay) relay(ctx context.Context, reg regstore.Registration, s *Summary
 	published, err := r.Publisher.Publish(ctx, pending)
 	s.Published += len(published)
 	if len(published) > 0 {
-		if merr := r.Store.MarkPublished(ctx, reg.RegistrationID, published); merr != nil {
+		if merr := r.Store.MarkPublishedItem(ctx, reg.PK, published); merr != nil {
 			// They went out; left pending they will go out again with the same event ids,
 			// which subscribers de-duplicate. Back off like any failure.
 			err = fmt.Errorf("mark %d published event(s): %w", len(published), merr)
@@ -185,7 +188,7 @@ func (r *Relay) relay(ctx context.Context, reg regstore.Registration, s *Summary
 	wait := r.backoff(attempts)
 	next := r.now().Add(wait)
 	log.Warn("events not published; backing off", "error", err, "attempts", attempts+1, "next_attempt_in", wait.String())
-	if rerr := r.Store.RecordFailure(ctx, reg.RegistrationID, truncate(err.Error(), maxErrorLen), next); rerr != nil {
+	if rerr := r.Store.RecordFailureItem(ctx, reg.PK, truncate(err.Error(), maxErrorLen), next); rerr != nil {
 		log.Error("record the failure", "error", rerr)
 	}
 }
@@ -226,7 +229,7 @@ func (r *Relay) survey(ctx context.Context, s *Summary) error {
 	for _, reg := range regs {
 		created, err := time.Parse(time.RFC3339Nano, reg.CreatedAt)
 		if err != nil {
-			r.Log.Warn("registration has no valid created_at", "registration_id", reg.RegistrationID)
+			r.Log.Warn("item owing events has no valid created_at", "pk", reg.PK)
 			continue
 		}
 		s.OldestPending = max(s.OldestPending, now.Sub(created))

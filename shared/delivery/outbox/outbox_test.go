@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,7 +44,10 @@ type fakeStore struct {
 func newStore(regs ...regstore.Registration) *fakeStore {
 	s := &fakeStore{regs: map[string]*regstore.Registration{}, marked: map[string][]string{}}
 	for _, r := range regs {
-		s.regs[r.RegistrationID] = &r
+		if r.PK == "" {
+			r.PK = regstore.RegistrationPK(r.RegistrationID)
+		}
+		s.regs[r.PK] = &r
 	}
 	return s
 }
@@ -63,12 +67,14 @@ func (s *fakeStore) ListPending(_ context.Context, now time.Time, limit int) ([]
 	return out[:min(limit, len(out))], nil
 }
 
-func (s *fakeStore) MarkPublished(_ context.Context, id string, eventIDs []string) error {
+// marked and failures are by registration id, a registry change's by its key.
+func (s *fakeStore) MarkPublishedItem(_ context.Context, pk string, eventIDs []string) error {
 	if s.markErr != nil {
 		return s.markErr
 	}
+	r := s.regs[pk]
+	id := cmp.Or(r.RegistrationID, pk)
 	s.marked[id] = append(s.marked[id], eventIDs...)
-	r := s.regs[id]
 	r.OutboxStatus = ""
 	for i := range r.Events {
 		if slices.Contains(eventIDs, r.Events[i].EventID) {
@@ -80,12 +86,12 @@ func (s *fakeStore) MarkPublished(_ context.Context, id string, eventIDs []strin
 	return nil
 }
 
-func (s *fakeStore) RecordFailure(_ context.Context, id, msg string, next time.Time) error {
+func (s *fakeStore) RecordFailureItem(_ context.Context, pk, msg string, next time.Time) error {
 	if s.recordErr != nil {
 		return s.recordErr
 	}
-	s.failures = append(s.failures, failure{id, msg, next})
-	r := s.regs[id]
+	r := s.regs[pk]
+	s.failures = append(s.failures, failure{cmp.Or(r.RegistrationID, pk), msg, next})
 	r.NextAttemptAt = next.UnixMilli()
 	for i := range r.Events {
 		if r.Events[i].Status == regstore.EventPending {
@@ -219,7 +225,7 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 	if !slices.Equal(waits, want) {
 		t.Errorf("waits %v, want %v", waits, want)
 	}
-	if got := store.regs["a"].Events[0].Attempts; got != 8 {
+	if got := store.regs[regstore.RegistrationPK("a")].Events[0].Attempts; got != 8 {
 		t.Errorf("attempts %d", got)
 	}
 }
@@ -439,5 +445,34 @@ func TestConfig(t *testing.T) {
 				t.Errorf("Validate() = %v, want mention of %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A registry change the proxy left owed (a CHANGE# item, no registration id) is relayed and
+// marked by its key like a registration, and backed off by its key when the bus refuses it.
+func TestRunRelaysRegistryChanges(t *testing.T) {
+	c := &clock{t0}
+	change := func(id, detailType string) regstore.Registration {
+		return regstore.Registration{
+			PK: regstore.ChangePK(id), CreatedAt: t0.Add(-time.Minute).Format(time.RFC3339Nano),
+			OutboxStatus: regstore.OutboxPending, NextAttemptAt: t0.UnixMilli(),
+			Events: []regstore.Event{{EventID: id, DetailType: detailType, Detail: `{"event_id":"` + id + `"}`, Status: regstore.EventPending}},
+		}
+	}
+	store := newStore(change("e1", "model_version_alias.created"), change("e2", "refused.type"))
+	pub := &fakePublisher{refuse: []string{"refused.type"}}
+	r, _, _ := relay(store, pub, c)
+	s, err := r.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Registrations != 2 || s.Published != 1 || s.Failed != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	if !slices.Equal(store.marked[regstore.ChangePK("e1")], []string{"e1"}) || store.marked[regstore.ChangePK("e2")] != nil {
+		t.Errorf("marked %v", store.marked)
+	}
+	if len(store.failures) != 1 || store.failures[0].id != regstore.ChangePK("e2") {
+		t.Errorf("failures %+v", store.failures)
 	}
 }

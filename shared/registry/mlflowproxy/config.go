@@ -34,6 +34,9 @@ type Config struct {
 	// RegistrationsTable holds the owner items the proxy writes when a user creates a registered
 	// model or a version through MLflow (Owners).
 	RegistrationsTable string `env:"REGISTRATIONS_TABLE,required"`
+	// EventBusName is the bus registry changes are published to; empty leaves them to the outbox
+	// (the registration function's rule).
+	EventBusName string `env:"EVENT_BUS_NAME"`
 }
 
 // Validate rejects a configuration the proxy cannot work with.

@@ -36,7 +36,7 @@ func TestUpstreamCredentials(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Wired as functions/mlflowproxy does.
-			h := creds.Caller(mlflowproxy.New(cfg, creds, &owners{}, quietLog()))
+			h := creds.Caller(mlflowproxy.New(cfg, creds, &owners{}, nil, quietLog()))
 			hdr := http.Header{"Authorization": {clientAuth}, "X-Api-Key": {"hk_live_other"}}
 			if code, _, body := do(t, h, "GET", "/api/mlflow/api/2.0/mlflow/experiments/get", nil, writer, hdr); code != 200 {
 				t.Fatalf("status %d: %s", code, body)

@@ -110,7 +110,7 @@ func TestProxyForwardModePassesOnlyTheRealAuthorization(t *testing.T) {
 	}
 	// Wired as functions/mlflowproxy does: the caller's Authorization travels in the context to
 	// the upstream transport, never as a forwarded header.
-	h := creds.Caller(mlflowproxy.New(cfg, creds, &owners{}, quietLog()))
+	h := creds.Caller(mlflowproxy.New(cfg, creds, &owners{}, nil, quietLog()))
 	hdr := http.Header{"Authorization": {"Basic dTpw"}, "Authorization_": {"Basic ZXZpbDpldmls"}, "X_Api_Key": {fullKey}}
 	if code, _, body := do(t, h, "GET", "/api/mlflow/api/2.0/mlflow/experiments/get", nil, writer, hdr); code != 200 {
 		t.Fatalf("status %d: %s", code, body)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"strings"
 	"sync"
@@ -56,18 +57,25 @@ func newProxy(t testing.TB, rawURL string, env map[string]string) *mlflowproxy.H
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mlflowproxy.New(cfg, creds, &owners{}, quietLog())
+	return mlflowproxy.New(cfg, creds, &owners{}, nil, quietLog())
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // event is the API Gateway event for a call by p (authorizer context set as the gateway does).
+// A "?" in path starts the query, which API Gateway hands over parsed.
 func event(method, path string, body []byte, p *principal.Principal, hdr http.Header) events.APIGatewayProxyRequest {
+	var query url.Values
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		query, _ = url.ParseQuery(path[i+1:])
+		path = path[:i]
+	}
 	ev := events.APIGatewayProxyRequest{
-		HTTPMethod:        method,
-		Path:              path,
-		MultiValueHeaders: hdr,
-		RequestContext:    events.APIGatewayProxyRequestContext{RequestID: "req-1"},
+		MultiValueQueryStringParameters: query,
+		HTTPMethod:                      method,
+		Path:                            path,
+		MultiValueHeaders:               hdr,
+		RequestContext:                  events.APIGatewayProxyRequestContext{RequestID: "req-1"},
 	}
 	if p != nil {
 		ev.RequestContext.Authorizer = p.Context()

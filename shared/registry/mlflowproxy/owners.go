@@ -1,19 +1,17 @@
 package mlflowproxy
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/changes"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -55,26 +53,11 @@ func recordsOwner(ex *exchange, res *http.Response) bool {
 		res.Request.Method == http.MethodPost && res.StatusCode >= 200 && res.StatusCode < 300
 }
 
-// recordOwner reads the successful answer of a create (bounded), claims what it created for the
-// caller, and puts the answer back byte for byte. It never fails the call.
-func (h *Handler) recordOwner(ex *exchange, res *http.Response) {
+// recordOwner claims what a create's successful answer (read whole by modifyResponse) created
+// for the caller. It never fails the call.
+func (h *Handler) recordOwner(ex *exchange, res *http.Response, body []byte) {
 	ctx := res.Request.Context()
 	log := logging.FromContext(ctx)
-	body, err := io.ReadAll(io.LimitReader(res.Body, ownedBodyLimit+1))
-	if err != nil || len(body) > ownedBodyLimit {
-		// Relay what was read, then the rest as it comes, or the read error, which ends the
-		// answer early exactly as it would without this hook.
-		rest := res.Body
-		if err != nil {
-			rest = io.NopCloser(failedReader{err})
-		}
-		res.Body = &joinedBody{Reader: io.MultiReader(bytes.NewReader(body), rest), Closer: res.Body}
-		log.Warn("owner not recorded: MLflow's answer to a create could not be read whole",
-			"endpoint", ex.route.Endpoint, "bytes_read", len(body), "cause", err)
-		return
-	}
-	_ = res.Body.Close()
-	res.Body = io.NopCloser(bytes.NewReader(body))
 	name, version, err := created(ex.route.Endpoint, body, res.Header.Get("Content-Encoding"))
 	if err != nil {
 		log.Warn("owner not recorded: MLflow's answer to a create names nothing", "endpoint", ex.route.Endpoint, "cause", err)
@@ -120,19 +103,9 @@ func claimCreated(ctx context.Context, owners Owners, caller principal.Principal
 // the request (a duplicated key, a camelCase alias) can make the proxy claim another name than
 // the one MLflow created.
 func created(endpoint string, body []byte, encoding string) (name, version string, err error) {
-	if strings.EqualFold(encoding, "gzip") {
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return "", "", fmt.Errorf("gzip: %w", err)
-		}
-		if body, err = io.ReadAll(io.LimitReader(zr, ownedBodyLimit+1)); err != nil {
-			return "", "", fmt.Errorf("gzip: %w", err)
-		}
-		if len(body) > ownedBodyLimit {
-			return "", "", fmt.Errorf("answer over %d bytes", ownedBodyLimit)
-		}
-	} else if encoding != "" && !strings.EqualFold(encoding, "identity") {
-		return "", "", fmt.Errorf("content encoding %q", encoding)
+	body, err = changes.Decode(body, encoding, ownedBodyLimit)
+	if err != nil {
+		return "", "", err
 	}
 	var answer struct {
 		RegisteredModel *struct {

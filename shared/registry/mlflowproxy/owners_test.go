@@ -26,6 +26,19 @@ type owners struct {
 	held   map[string]string // pk → user id
 	claims []string          // "pk user", in order
 	err    error             // fail every claim
+	// changes are the registry events recorded for the outbox (PutChange); changeErr fails them.
+	changes   []regstore.Event
+	changeErr error
+}
+
+func (o *owners) PutChange(_ context.Context, ev regstore.Event, _ time.Time) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.changeErr != nil {
+		return o.changeErr
+	}
+	o.changes = append(o.changes, ev)
+	return nil
 }
 
 func (o *owners) ClaimOwner(_ context.Context, pk, userID, _, _ string, _ time.Time) (string, error) {
@@ -63,7 +76,7 @@ func ownedProxy(t *testing.T, rawURL string, env map[string]string, o *owners, l
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mlflowproxy.New(cfg, creds, o, log)
+	return mlflowproxy.New(cfg, creds, o, nil, log)
 }
 
 const (

@@ -41,14 +41,17 @@ type Handler struct {
 	serveArtifacts bool
 	timeout        time.Duration
 	owners         Owners
+	store          Store
+	publisher      Publisher // nil: every registry change goes to the outbox
 	// sources resolves the runs:/ source of the SDK's model-versions/create (complete.go).
 	sources modelsource.MLflow
 }
 
 // New builds the proxy. It owns one Transport for its whole life, which in Lambda is the
-// container's: connections to MLflow are reused from one invocation to the next. owners records
-// who creates a registered model or version through MLflow (recordOwner).
-func New(cfg Config, creds upstream.Credentials, owners Owners, log *slog.Logger) *Handler {
+// container's: connections to MLflow are reused from one invocation to the next. store records
+// who creates a registered model or version through MLflow (recordOwner) and the registry changes
+// pub could not publish (announce); pub may be nil, and then every change goes to the outbox.
+func New(cfg Config, creds upstream.Credentials, store Store, pub Publisher, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -58,7 +61,9 @@ func New(cfg Config, creds upstream.Credentials, owners Owners, log *slog.Logger
 		adminOnly:      cfg.RegistryAdminOnly,
 		serveArtifacts: cfg.ServeArtifacts,
 		timeout:        time.Duration(cfg.Timeout),
-		owners:         owners,
+		owners:         store,
+		store:          store,
+		publisher:      pub,
 	}
 	h.proxy = &httputil.ReverseProxy{
 		Rewrite: h.rewrite,
@@ -84,6 +89,10 @@ type exchange struct {
 	budget     time.Duration
 	headers    *time.Timer // cancels the call when MLflow's headers are late
 	bodyErr    error       // reading MLflow's body failed after the response started
+	// operation is the RPC name of a registry write (registryOperation), whose requestBody is
+	// buffered to announce the change; "" for every other call, whose body streams.
+	operation   string
+	requestBody []byte
 }
 
 type exchangeKey struct{}
@@ -101,6 +110,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if op, ok := registryOperation(ex.route, r.Method); ok {
+		if ex.requestBody, err = readRegistryBody(r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		ex.operation = op
+	}
 	ex.budget = h.budget(r.Context())
 	if ex.budget <= 0 {
 		writeError(w, r, timeoutError(ex.budget))
@@ -116,6 +132,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := h.completeVersion(ctx, r); err != nil {
 			writeError(w, r, err)
 			return
+		}
+		if ex.operation != "" {
+			// The change is what MLflow is sent: the completed source and ids.
+			if ex.requestBody, err = readRegistryBody(r); err != nil {
+				writeError(w, r, err)
+				return
+			}
 		}
 	}
 
@@ -299,8 +322,17 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		replaceBody(res, upstreamError(res.StatusCode, ex.clientPath))
 		return nil
 	}
-	if recordsOwner(ex, res) {
-		h.recordOwner(ex, res)
+	if ex.operation != "" && res.StatusCode >= 200 && res.StatusCode < 300 {
+		answer, whole, err := readAnswer(res)
+		if !whole {
+			logging.FromContext(ctx).Warn("MLflow's answer to a registry write could not be read whole",
+				"operation", ex.operation, "bytes_read", len(answer), "cause", err)
+			answer = nil
+		}
+		if whole && recordsOwner(ex, res) {
+			h.recordOwner(ex, res, answer)
+		}
+		h.announce(ex, res, answer)
 	}
 	res.Body = &watchedBody{ReadCloser: res.Body, err: &ex.bodyErr}
 	return nil

@@ -125,20 +125,30 @@ func isPending(e Event) bool { return e.Status == EventPending }
 
 // Get returns the registration record with id (ErrNotFound if there is none), read consistently.
 func (s *Store) Get(ctx context.Context, registrationID string) (*Registration, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(RegistrationPK(registrationID)),
-		ConsistentRead: aws.Bool(true),
-	})
+	rec, err := s.getItem(ctx, RegistrationPK(registrationID))
 	if err != nil {
 		return nil, fmt.Errorf("get registration %s: %w", registrationID, err)
 	}
+	return rec, nil
+}
+
+// getItem reads the item with key pk, consistently, as a record owing events (a registration or
+// a registry change: both carry events, created_at and the outbox attributes).
+func (s *Store) getItem(ctx context.Context, pk string) (*Registration, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(pk),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
 	if out.Item == nil {
-		return nil, fmt.Errorf("get registration %s: %w", registrationID, ErrNotFound)
+		return nil, ErrNotFound
 	}
 	var rec Registration
 	if err := attributevalue.UnmarshalMap(out.Item, &rec); err != nil {
-		return nil, fmt.Errorf("get registration %s: unmarshal: %w", registrationID, err)
+		return nil, fmt.Errorf("unmarshal: %w", err)
 	}
 	return &rec, nil
 }
@@ -181,7 +191,13 @@ func (s *Store) ListPending(ctx context.Context, now time.Time, limit int) ([]Re
 // concurrent writers (another outbox run, the handler): each update is conditioned on the events
 // being as they were read, and retried on a fresh read when they were not.
 func (s *Store) MarkPublished(ctx context.Context, registrationID string, eventIDs []string) error {
-	return s.updateEvents(ctx, registrationID, "mark published", func(rec *Registration, u *update) bool {
+	return s.MarkPublishedItem(ctx, RegistrationPK(registrationID), eventIDs)
+}
+
+// MarkPublishedItem is MarkPublished of the item with key pk: a registration's (RegistrationPK)
+// or a registry change's (ChangePK), the outbox's two kinds of items.
+func (s *Store) MarkPublishedItem(ctx context.Context, pk string, eventIDs []string) error {
+	return s.updateEvents(ctx, pk, "mark published", func(rec *Registration, u *update) bool {
 		marked := 0
 		for i, e := range rec.Events {
 			if isPending(e) && slices.Contains(eventIDs, e.EventID) {
@@ -201,10 +217,15 @@ func (s *Store) MarkPublished(ctx context.Context, registrationID string, eventI
 // RecordFailure records a failed attempt to publish the record's pending events: each one's
 // attempts is incremented and its last_error set, and the record is due again at next.
 func (s *Store) RecordFailure(ctx context.Context, registrationID, errMsg string, next time.Time) error {
+	return s.RecordFailureItem(ctx, RegistrationPK(registrationID), errMsg, next)
+}
+
+// RecordFailureItem is RecordFailure of the item with key pk (MarkPublishedItem).
+func (s *Store) RecordFailureItem(ctx context.Context, pk, errMsg string, next time.Time) error {
 	if len(errMsg) > maxErrorLength {
 		errMsg = strings.ToValidUTF8(errMsg[:maxErrorLength], "")
 	}
-	return s.updateEvents(ctx, registrationID, "record failure", func(rec *Registration, u *update) bool {
+	return s.updateEvents(ctx, pk, "record failure", func(rec *Registration, u *update) bool {
 		if !slices.ContainsFunc(rec.Events, isPending) {
 			return false
 		}
@@ -222,9 +243,9 @@ func (s *Store) RecordFailure(ctx context.Context, registrationID, errMsg string
 
 // updateEvents reads the record, lets change describe an update (false: nothing to write), and
 // writes it on condition that the events are still as read, retrying when they are not.
-func (s *Store) updateEvents(ctx context.Context, id, what string, change func(*Registration, *update) bool) error {
+func (s *Store) updateEvents(ctx context.Context, pk, what string, change func(*Registration, *update) bool) error {
 	for range conditionRetries {
-		rec, err := s.Get(ctx, id)
+		rec, err := s.getItem(ctx, pk)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -233,16 +254,16 @@ func (s *Store) updateEvents(ctx context.Context, id, what string, change func(*
 		if !change(rec, u) {
 			return nil
 		}
-		_, err = s.db.UpdateItem(ctx, u.input(s.table, RegistrationPK(id)))
+		_, err = s.db.UpdateItem(ctx, u.input(s.table, pk))
 		if isConditionFailed(err) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", what, id, err)
+			return fmt.Errorf("%s %s: %w", what, pk, err)
 		}
 		return nil
 	}
-	return fmt.Errorf("%s %s: %w", what, id, ErrConflict)
+	return fmt.Errorf("%s %s: %w", what, pk, ErrConflict)
 }
 
 // update builds an UpdateItem whose condition pins the events list as it was read.
