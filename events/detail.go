@@ -43,9 +43,9 @@ func Timestamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// Event is an event as EventBridge delivers it to a rule's target (an SQS message body, a Lambda
-// event, an archive replay), with this package's detail.
-type Event struct {
+// Envelope is an event as EventBridge delivers it to a rule's target (an SQS message body, a
+// Lambda event, an archive replay), around its detail D.
+type Envelope[D any] struct {
 	Version    string    `json:"version"`
 	ID         string    `json:"id"` // EventBridge's id, new on every publication: de-duplicate on Detail.EventID
 	DetailType string    `json:"detail-type"`
@@ -54,8 +54,11 @@ type Event struct {
 	Time       time.Time `json:"time"`
 	Region     string    `json:"region"`
 	Resources  []string  `json:"resources"`
-	Detail     Detail    `json:"detail"`
+	Detail     D         `json:"detail"`
 }
+
+// Event is a registration event (model_registered, model_ready_to_deploy) as delivered.
+type Event = Envelope[Detail]
 
 // MarshalDetail is the JSON a detail is published as (regstore.Event.Detail holds it).
 func MarshalDetail(d Detail) (string, error) {

@@ -119,14 +119,4 @@ func MarshalRegistryChange(c RegistryChange) (string, error) {
 }
 
 // RegistryEvent is a registry event as EventBridge delivers it to a rule's target.
-type RegistryEvent struct {
-	Version    string         `json:"version"`
-	ID         string         `json:"id"` // EventBridge's id, new on every publication: de-duplicate on Detail.EventID
-	DetailType string         `json:"detail-type"`
-	Source     string         `json:"source"`
-	Account    string         `json:"account"`
-	Time       time.Time      `json:"time"`
-	Region     string         `json:"region"`
-	Resources  []string       `json:"resources"`
-	Detail     RegistryChange `json:"detail"`
-}
+type RegistryEvent = Envelope[RegistryChange]

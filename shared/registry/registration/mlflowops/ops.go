@@ -11,15 +11,13 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/modelsource"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration/rules"
 )
 
 // MLflow is the part of the MLflow API a registration uses; *mlflow.Client satisfies it.
 type MLflow interface {
-	GetRun(ctx context.Context, runID string) (*mlflow.Run, error)
-	FindLoggedModels(ctx context.Context, experimentID, runID, name string) ([]mlflow.LoggedModel, error)
-	GetLoggedModel(ctx context.Context, modelID string) (*mlflow.LoggedModel, error)
-	ListArtifacts(ctx context.Context, runID, path string) ([]mlflow.FileInfo, error)
+	modelsource.MLflow // the resolution's reads
 	CreateRegisteredModel(ctx context.Context, name string) error
 	CreateModelVersion(ctx context.Context, mv mlflow.NewModelVersion) (*mlflow.ModelVersion, error)
 	GetModelVersion(ctx context.Context, name, version string) (*mlflow.ModelVersion, error)
