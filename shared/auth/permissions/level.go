@@ -39,3 +39,22 @@ func ParseLevel(s string) (Level, error) {
 	}
 	return 0, fmt.Errorf("permission level %q is not one of NO_PERMISSIONS, READ, USE, EDIT, MANAGE", s)
 }
+
+// UnmarshalText reads a level as ParseLevel does, so configuration (PERMISSIONS_DEFAULT) and
+// JSON read levels by MLflow's names.
+func (l *Level) UnmarshalText(b []byte) error {
+	v, err := ParseLevel(string(b))
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+// MarshalText writes MLflow's name of the level.
+func (l Level) MarshalText() ([]byte, error) {
+	if l < NoPermissions || l > Manage {
+		return nil, fmt.Errorf("permission level %d is out of range", int(l))
+	}
+	return []byte(l.String()), nil
+}
