@@ -38,12 +38,14 @@ func TestSharedTypes(t *testing.T) {
 	}
 	// The variables shared today, so a rename that silently splits one is noticed.
 	for v, fns := range map[string][]string{
-		"MLFLOW_URL":           {"health", "mlflowproxy", "register"},
-		"MLFLOW_UPSTREAM_AUTH": {"health", "mlflowproxy", "register"},
-		"AUTH_CACHE_TTL":       {"authorizer", "keys"},
-		"ALLOWED_KEY_PREFIXES": {"authorizer", "keys"},
-		"ADMIN_EMAILS":         {"keys", "mlflowproxy", "register"},
-		"REGISTRATIONS_TABLE":  {"mlflowproxy", "outbox", "register"},
+		"MLFLOW_URL":            {"health", "mlflowproxy", "register"},
+		"MLFLOW_UPSTREAM_AUTH":  {"health", "mlflowproxy", "register"},
+		"AUTH_CACHE_TTL":        {"authorizer", "keys"},
+		"ALLOWED_KEY_PREFIXES":  {"authorizer", "keys"},
+		"ADMIN_EMAILS":          {"keys", "mlflowproxy", "register"},
+		"REGISTRATIONS_TABLE":   {"mlflowproxy", "outbox", "register"},
+		"PERMISSIONS_DEFAULT":   {"mlflowproxy", "register"},
+		"PERMISSIONS_CACHE_TTL": {"mlflowproxy", "register"},
 	} {
 		for _, fn := range fns {
 			if !slices.Contains(contract.Functions[fn].Vars, v) {

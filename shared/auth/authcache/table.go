@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 )
 
@@ -44,6 +45,9 @@ type item struct {
 	ServiceID string   `dynamodbav:"service_id,omitempty"`
 	Scopes    []string `dynamodbav:"scopes,omitempty"`
 	IsAdmin   bool     `dynamodbav:"is_admin"`
+	// Patterns are the key's narrowing: lost here, another container would serve the key as
+	// not narrowed.
+	Patterns []string `dynamodbav:"resource_patterns,omitempty"`
 	// ExpiresAt (epoch milliseconds) is what the code goes by. TTL (epoch seconds) only tells
 	// DynamoDB when it may delete the item, which it does up to days late: never a freshness test.
 	ExpiresAt int64 `dynamodbav:"expires_at"`
@@ -70,14 +74,15 @@ func (t *Table) Get(ctx context.Context, digest string) (Entry, bool, error) {
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 		return Entry{}, false, fmt.Errorf("validation cache %s: decode item: %w", t.name, err)
 	}
-	if it.ExpiresAt <= 0 || it.Valid && it.UserID == "" {
+	patterns, err := permissions.ParsePatterns(it.Patterns)
+	if it.ExpiresAt <= 0 || it.Valid && it.UserID == "" || err != nil {
 		return Entry{}, false, nil // not ours, or damaged: as good as absent
 	}
 	return Entry{
 		Valid: it.Valid,
 		Principal: principal.Principal{
 			UserID: it.UserID, KeyID: it.KeyID, Email: it.Email, ServiceID: it.ServiceID,
-			Scopes: it.Scopes, Admin: it.IsAdmin,
+			Scopes: it.Scopes, Admin: it.IsAdmin, Patterns: patterns,
 		},
 		ExpiresAt: time.UnixMilli(it.ExpiresAt),
 	}, true, nil
@@ -89,6 +94,7 @@ func (t *Table) Put(ctx context.Context, digest string, e Entry) error {
 	av, err := attributevalue.MarshalMap(item{
 		KeyHash: digest, Valid: e.Valid,
 		UserID: p.UserID, KeyID: p.KeyID, Email: p.Email, ServiceID: p.ServiceID, Scopes: p.Scopes, IsAdmin: p.Admin,
+		Patterns:  permissions.PatternStrings(p.Patterns),
 		ExpiresAt: e.ExpiresAt.UnixMilli(),
 		TTL:       t.deleteAfter(e).Unix(),
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authorizer"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authservice"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
@@ -49,12 +50,15 @@ func motoKeys(t *testing.T, db *dynamodb.Client) {
 	now := time.Now().UTC().Truncate(time.Second)
 	base := keystore.Record{KeyID: "k", UserID: "u-moto", Email: "m@example.com", Scopes: []string{"model:write"},
 		Status: keystore.StatusActive, CreatedAt: now, DisplayPrefix: "hk_live_Test"}
-	revoked, expired, later := base, base, base
+	revoked, expired, later, narrowed, damaged := base, base, base, base, base
+	narrowed.ResourcePatterns = []string{"registered_model:hokusai-XRAY*", "experiment:12"}
+	damaged.ResourcePatterns = []string{"run:abc"} // no keys API writes it: a damaged record
 	revoked.Status, revoked.RevokedAt = keystore.StatusRevoked, now
 	expired.ExpiresAt = now.Add(-time.Minute)
 	later.ExpiresAt = now.Add(time.Hour)
 	records := map[string]keystore.Record{
 		testKey("live", 101): base, testKey("live", 102): revoked, testKey("live", 103): expired, testKey("live", 104): later,
+		testKey("live", 106): narrowed, testKey("live", 107): damaged,
 	}
 	for key, rec := range records {
 		rec.KeyHash = apikey.Digest(key)
@@ -78,6 +82,8 @@ func motoKeys(t *testing.T, db *dynamodb.Client) {
 		{"expired", testKey("live", 103), false},
 		{"expires later", testKey("live", 104), true},
 		{"unknown", testKey("live", 105), false},
+		{"narrowed", testKey("live", 106), true},
+		{"a narrowing that does not parse: refused, never widened", testKey("live", 107), false},
 	} {
 		res, err := h.Handle(ctx, request(map[string]string{"Authorization": "Bearer " + tc.key}))
 		switch {
@@ -86,6 +92,23 @@ func motoKeys(t *testing.T, db *dynamodb.Client) {
 		case !tc.allow && (err == nil || err.Error() != "Unauthorized"):
 			t.Errorf("%s: err = %v, want Unauthorized", tc.name, err)
 		}
+	}
+
+	// The narrowing travels in the context as one string and comes back as the principal's.
+	res, err := h.Handle(ctx, request(map[string]string{"Authorization": "Bearer " + testKey("live", 106)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Context["resource_patterns"]; got != `["registered_model:hokusai-XRAY*","experiment:12"]` {
+		t.Errorf("context resource_patterns = %#v", got)
+	}
+	p, ok := principal.FromAuthorizer(res.Context)
+	if !ok || len(p.Patterns) != 2 || p.Patterns[0].String() != "registered_model:hokusai-XRAY*" || p.Patterns[1].String() != "experiment:12" {
+		t.Errorf("principal %+v, %v", p, ok)
+	}
+	res, err = h.Handle(ctx, request(map[string]string{"Authorization": "Bearer " + testKey("live", 101)}))
+	if _, present := res.Context["resource_patterns"]; err != nil || present {
+		t.Errorf("a key not narrowed: %v, context %v", err, res.Context)
 	}
 }
 
@@ -103,7 +126,7 @@ func motoExternal(t *testing.T, db *dynamodb.Client) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		_, _ = w.Write([]byte(`{"user_id":"ext-user","key_id":"ek","scopes":["mlflow:write"],"is_admin":true}`))
+		_, _ = w.Write([]byte(`{"user_id":"ext-user","key_id":"ek","scopes":["mlflow:write"],"is_admin":true,"resource_patterns":["registered_model:ci-*"]}`))
 	}))
 	t.Cleanup(srv.Close)
 	base, _ := url.Parse(srv.URL)
@@ -137,7 +160,9 @@ func motoExternal(t *testing.T, db *dynamodb.Client) {
 
 	// Another container: the shared cache answers, the service is not asked.
 	before := calls.Load()
-	if d, err := container().Validate(ctx, good, ""); err != nil || d.Via != authorizer.ViaCacheTable || d.Principal.UserID != "ext-user" {
+	// The narrowing survives the shared cache: lost there, another container would widen the key.
+	if d, err := container().Validate(ctx, good, ""); err != nil || d.Via != authorizer.ViaCacheTable || d.Principal.UserID != "ext-user" ||
+		len(d.Principal.Patterns) != 1 || d.Principal.Patterns[0].String() != "registered_model:ci-*" {
 		t.Errorf("shared: %+v %v", d, err)
 	}
 	if _, err := container().Validate(ctx, bad, ""); err == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authcache"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authservice"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/keystore"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
 )
@@ -199,6 +200,12 @@ func (v *Validator) fromKeys(ctx context.Context, q query) (authcache.Entry, Via
 	if rec == nil || !rec.Usable(q.now) || rec.UserID == "" {
 		return v.invalid(q.now), ViaKeysTable, nil
 	}
+	// The keys API stores only patterns that parse; one that does not is a damaged record, and a
+	// narrowed key read as not narrowed would be given everything its user may do.
+	patterns, err := permissions.ParsePatterns(rec.ResourcePatterns)
+	if err != nil || len(patterns) > principal.MaxPatterns {
+		return v.invalid(q.now), ViaKeysTable, nil
+	}
 	expires := q.now.Add(v.s.TTL)
 	if !rec.ExpiresAt.IsZero() && rec.ExpiresAt.Before(expires) {
 		expires = rec.ExpiresAt // never remember a key as valid past its own expiry
@@ -208,6 +215,7 @@ func (v *Validator) fromKeys(ctx context.Context, q query) (authcache.Entry, Via
 		// Records carry no is_admin: admin comes from scopes and ADMIN_EMAILS, in the functions.
 		Principal: principal.Principal{
 			UserID: rec.UserID, KeyID: rec.KeyID, Email: rec.Email, ServiceID: v.s.ServiceID, Scopes: rec.Scopes,
+			Patterns: patterns,
 		},
 		ExpiresAt: expires,
 	}, ViaKeysTable, nil

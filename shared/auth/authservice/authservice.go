@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 )
 
@@ -145,7 +146,29 @@ func decodeValid(body []byte) (Result, error) {
 	if r.UserID == "" {
 		return Result{}, fmt.Errorf("%w: status 200 without a user id", ErrInvalid)
 	}
+	patterns, err := resourcePatterns(obj["resource_patterns"])
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: status 200 with resource_patterns %w", ErrInvalid, err)
+	}
+	r.Patterns = patterns
 	return r, nil
+}
+
+// resourcePatterns reads the key's narrowing, when the service sends one: a list of
+// "<kind>:<glob>" (absent or null: not narrowed). Unlike the other fields it is never read
+// leniently: a narrowing the gateway cannot read, taken for none, would widen the key.
+func resourcePatterns(raw json.RawMessage) ([]permissions.Pattern, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, errors.New("that is not a list of strings")
+	}
+	if len(list) > principal.MaxPatterns {
+		return nil, fmt.Errorf("of more than %d entries", principal.MaxPatterns)
+	}
+	return permissions.ParsePatterns(list)
 }
 
 // object decodes raw as a JSON object, or returns nil.

@@ -211,6 +211,16 @@ func TestDecodeFields(t *testing.T) {
 				t.Errorf("%+v", r.Scopes)
 			}
 		}},
+		{"a key narrowed to patterns", `{"user_id":"u","resource_patterns":["registered_model:hokusai-XRAY*","experiment:3"]}`, func(t *testing.T, r authservice.Result) {
+			if len(r.Patterns) != 2 || r.Patterns[0].String() != "registered_model:hokusai-XRAY*" || r.Patterns[1].String() != "experiment:3" {
+				t.Errorf("%+v", r.Patterns)
+			}
+		}},
+		{"resource_patterns null or empty: not narrowed", `{"user_id":"u","resource_patterns":null}`, func(t *testing.T, r authservice.Result) {
+			if r.Patterns != nil {
+				t.Errorf("%+v", r.Patterns)
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := authservice.Decode(200, []byte(tc.body))
@@ -220,7 +230,13 @@ func TestDecodeFields(t *testing.T) {
 			tc.check(t, r)
 		})
 	}
-	for _, body := range []string{`null`, `"u1"`, `42`, `[]`, ``, `{"user_id":""}`, `{"user_id":null}`, `{"user":"u1"}`} {
+	for _, body := range []string{`null`, `"u1"`, `42`, `[]`, ``, `{"user_id":""}`, `{"user_id":null}`, `{"user":"u1"}`,
+		// A narrowing that cannot be read is never taken for none.
+		`{"user_id":"u","resource_patterns":"registered_model:x*"}`, `{"user_id":"u","resource_patterns":[1]}`,
+		`{"user_id":"u","resource_patterns":["model:x"]}`, `{"user_id":"u","resource_patterns":["registered_model:"]}`,
+		`{"user_id":"u","resource_patterns":{}}`,
+		`{"user_id":"u","resource_patterns":["experiment:1","experiment:1","experiment:1","experiment:1","experiment:1","experiment:1","experiment:1","experiment:1","experiment:1","experiment:1","experiment:1"]}`,
+	} {
 		if _, err := authservice.Decode(200, []byte(body)); !errors.Is(err, authservice.ErrInvalid) {
 			t.Errorf("200 %s: err = %v, want invalid", body, err)
 		}

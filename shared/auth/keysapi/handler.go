@@ -51,7 +51,9 @@ type Created struct {
 	ExpiresAt     *time.Time `json:"expires_at"`
 	DisplayPrefix string     `json:"display_prefix"`
 	Description   string     `json:"description"`
-	Warning       string     `json:"warning"`
+	// ResourcePatterns is the key's narrowing; [] when it is not narrowed.
+	ResourcePatterns []string `json:"resource_patterns"`
+	Warning          string   `json:"warning"`
 }
 
 // LogValue keeps the key out of a log line should a Created ever be logged whole.
@@ -72,6 +74,8 @@ type Key struct {
 	RevokedAt     *time.Time `json:"revoked_at"`
 	DisplayPrefix string     `json:"display_prefix"`
 	Description   string     `json:"description"`
+	// ResourcePatterns is the key's narrowing; [] when it is not narrowed.
+	ResourcePatterns []string `json:"resource_patterns"`
 }
 
 // KeyList is the answer to GET /api/keys, newest key first.
@@ -153,7 +157,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, any, erro
 		return 0, nil, err
 	}
 	logging.FromContext(r.Context()).Info("api key created", "key_id", out.KeyID, "user_id", out.UserID,
-		"scopes", out.Scopes, "created_by", caller.UserID, "created_by_key", caller.KeyID)
+		"scopes", out.Scopes, "resource_patterns", out.ResourcePatterns, "created_by", caller.UserID, "created_by_key", caller.KeyID)
 	return http.StatusCreated, out, nil
 }
 
@@ -166,15 +170,16 @@ func (h *Handler) issue(ctx context.Context, req CreateRequest) (Created, error)
 	}
 	now := h.now().UTC()
 	rec := keystore.Record{
-		KeyHash:       apikey.Digest(key),
-		KeyID:         uuid.NewString(),
-		UserID:        req.UserID,
-		Email:         req.Email,
-		Scopes:        req.Scopes,
-		Status:        keystore.StatusActive,
-		CreatedAt:     now,
-		Description:   req.Description,
-		DisplayPrefix: apikey.DisplayPrefix(key),
+		KeyHash:          apikey.Digest(key),
+		KeyID:            uuid.NewString(),
+		UserID:           req.UserID,
+		Email:            req.Email,
+		Scopes:           req.Scopes,
+		Status:           keystore.StatusActive,
+		CreatedAt:        now,
+		Description:      req.Description,
+		DisplayPrefix:    apikey.DisplayPrefix(key),
+		ResourcePatterns: req.ResourcePatterns,
 	}
 	if req.ExpiresInDays != nil {
 		rec.ExpiresAt = now.AddDate(0, 0, *req.ExpiresInDays)
@@ -185,7 +190,7 @@ func (h *Handler) issue(ctx context.Context, req CreateRequest) (Created, error)
 	return Created{
 		Key: key, KeyID: rec.KeyID, UserID: rec.UserID, Email: rec.Email, Scopes: rec.Scopes,
 		CreatedAt: rec.CreatedAt, ExpiresAt: optional(rec.ExpiresAt), DisplayPrefix: rec.DisplayPrefix,
-		Description: rec.Description, Warning: Warning,
+		Description: rec.Description, ResourcePatterns: orEmpty(rec.ResourcePatterns), Warning: Warning,
 	}, nil
 }
 
@@ -218,8 +223,16 @@ func view(rec keystore.Record) Key {
 	return Key{
 		KeyID: rec.KeyID, UserID: rec.UserID, Email: rec.Email, Scopes: rec.Scopes, Status: rec.Status,
 		CreatedAt: rec.CreatedAt, ExpiresAt: optional(rec.ExpiresAt), RevokedAt: optional(rec.RevokedAt),
-		DisplayPrefix: rec.DisplayPrefix, Description: rec.Description,
+		DisplayPrefix: rec.DisplayPrefix, Description: rec.Description, ResourcePatterns: orEmpty(rec.ResourcePatterns),
 	}
+}
+
+// orEmpty shows "not narrowed" as [], never null: a client iterates it either way.
+func orEmpty(patterns []string) []string {
+	if patterns == nil {
+		return []string{}
+	}
+	return patterns
 }
 
 // revoke is DELETE /api/keys/{key_id}: admins revoke any key, others their own user's. Revoking

@@ -82,6 +82,27 @@ func TestCreate(t *testing.T) {
 		{name: "user id with a control character", caller: admin, body: `{"scopes":["admin"],"user_id":"a\u0000"}`, status: 422, fields: []string{"user_id"}},
 		{name: "a key pasted into the description", caller: admin, body: `{"scopes":["admin"],"description":"old key hk_live_abcdefghijabcdefghij1234"}`, status: 422, fields: []string{"description"}},
 		{name: "a key as the user id", caller: admin, body: `{"scopes":["admin"],"user_id":"hk_test_abcdefghijabcdefghij1234"}`, status: 422, fields: []string{"user_id"}},
+		{name: "a key narrowed to patterns, stored as sent, duplicates dropped", caller: admin,
+			body:   `{"scopes":["model:write"],"resource_patterns":["registered_model:hokusai-XRAY*","experiment:12","registered_model:hokusai-XRAY*"]}`,
+			status: 201, check: func(t *testing.T, c Created) {
+				if !slices.Equal(c.ResourcePatterns, []string{"registered_model:hokusai-XRAY*", "experiment:12"}) {
+					t.Errorf("resource_patterns %v", c.ResourcePatterns)
+				}
+			}},
+		{name: "a key not narrowed shows []", caller: admin, body: `{"scopes":["model:write"],"resource_patterns":null}`, status: 201,
+			check: func(t *testing.T, c Created) {
+				if c.ResourcePatterns == nil || len(c.ResourcePatterns) != 0 {
+					t.Errorf("resource_patterns %#v, want []", c.ResourcePatterns)
+				}
+			}},
+		{name: "resource_patterns not a list", caller: admin, body: `{"scopes":["admin"],"resource_patterns":"registered_model:x*"}`, status: 422, fields: []string{"resource_patterns"}},
+		{name: "resource_patterns with a number", caller: admin, body: `{"scopes":["admin"],"resource_patterns":[1]}`, status: 422, fields: []string{"resource_patterns"}},
+		{name: "bad patterns, each named", caller: admin,
+			body:   `{"scopes":["admin"],"resource_patterns":["registered_model:ok*","run:abc","registered_model:","experiment:abc","registered_model:a\u0000"]}`,
+			status: 422, fields: []string{"resource_patterns[1]", "resource_patterns[2]", "resource_patterns[3]", "resource_patterns[4]"}},
+		{name: "a key pasted as a pattern", caller: admin, body: `{"scopes":["admin"],"resource_patterns":["registered_model:hk_live_abcdefghijabcdefghij1234"]}`, status: 422, fields: []string{"resource_patterns[0]"}},
+		{name: "too many patterns", caller: admin, body: `{"scopes":["admin"],"resource_patterns":[` + strings.TrimSuffix(strings.Repeat(`"experiment:1",`, principal.MaxPatterns+1), ",") + `]}`, status: 422, fields: []string{"resource_patterns"}},
+		{name: "a pattern too long", caller: admin, body: `{"scopes":["admin"],"resource_patterns":["registered_model:` + strings.Repeat("m", 257) + `"]}`, status: 422, fields: []string{"resource_patterns[0]"}},
 		{name: "huge body", caller: admin, body: `{"scopes":["admin"],"description":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, status: 413, code: "PAYLOAD_TOO_LARGE"},
 
 		{name: "non-admin creating", caller: alice, body: `{"scopes":["model:read"]}`, status: 403, code: "FORBIDDEN"},
@@ -191,6 +212,7 @@ func TestList(t *testing.T) {
 		stored("b1", "bob", now.Add(-90*time.Minute)),
 		stored("a0", "alice", now.Add(-time.Hour)), // same time as a2: ordered by id
 	}
+	recs[0].ResourcePatterns = []string{"registered_model:hokusai-XRAY*"}
 	revoked := stored("a3", "alice", now.Add(-3*time.Hour))
 	revoked.Status, revoked.RevokedAt, revoked.ExpiresAt = keystore.StatusRevoked, now.Add(-time.Minute), now.Add(time.Hour)
 	recs = append(recs, revoked)
@@ -234,8 +256,11 @@ func TestList(t *testing.T) {
 				if k.KeyID == "a3" && (k.Status != "revoked" || k.RevokedAt == nil || k.ExpiresAt == nil) {
 					t.Errorf("revoked key listed as %+v", k)
 				}
-				if k.KeyID == "a1" && (k.RevokedAt != nil || k.ExpiresAt != nil) {
-					t.Errorf("active key without expiry listed as %+v", k)
+				if k.KeyID == "a1" && (k.RevokedAt != nil || k.ExpiresAt != nil || !slices.Equal(k.ResourcePatterns, []string{"registered_model:hokusai-XRAY*"})) {
+					t.Errorf("active narrowed key without expiry listed as %+v", k)
+				}
+				if k.KeyID == "a2" && (k.ResourcePatterns == nil || len(k.ResourcePatterns) != 0) {
+					t.Errorf("a key not narrowed lists resource_patterns %#v, want []", k.ResourcePatterns)
 				}
 			}
 		})

@@ -9,6 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/jsonbody"
@@ -39,6 +41,9 @@ type CreateRequest struct {
 	ExpiresInDays *int `json:"expires_in_days"`
 	// Environment defaults to the deployment's KEY_ENVIRONMENT.
 	Environment string `json:"environment"`
+	// ResourcePatterns narrow the key to the resources they name ("registered_model:team-*"):
+	// elsewhere it may at most read. None: not narrowed.
+	ResourcePatterns []string `json:"resource_patterns"`
 }
 
 func (req *CreateRequest) fields() []jsonbody.Field {
@@ -49,6 +54,7 @@ func (req *CreateRequest) fields() []jsonbody.Field {
 		{Name: "description", Into: &req.Description, Want: "a string"},
 		{Name: "expires_in_days", Into: &req.ExpiresInDays, Want: "a whole number of days"},
 		{Name: "environment", Into: &req.Environment, Want: "a string"},
+		{Name: "resource_patterns", Into: &req.ResourcePatterns, Want: `a list of "<kind>:<glob>" strings`},
 	}
 }
 
@@ -70,6 +76,7 @@ func DecodeCreate(body []byte) (CreateRequest, error) {
 		return CreateRequest{}, httpapi.Validation(errs...)
 	}
 	req.Scopes = dedupe(req.Scopes)
+	req.ResourcePatterns = dedupe(req.ResourcePatterns)
 	return req, nil
 }
 
@@ -104,6 +111,18 @@ func (req *CreateRequest) validate() []httpapi.FieldError {
 	}
 	if req.Environment != "" && !slices.Contains(apikey.Environments, req.Environment) {
 		add("environment", "must be one of "+strings.Join(apikey.Environments, ", "))
+	}
+	if len(req.ResourcePatterns) > principal.MaxPatterns {
+		add("resource_patterns", fmt.Sprintf("must list at most %d patterns", principal.MaxPatterns))
+		return errs
+	}
+	for i, p := range req.ResourcePatterns {
+		field := fmt.Sprintf("resource_patterns[%d]", i)
+		if logging.HoldsKey(p) {
+			add(field, msgHoldsKey)
+		} else if _, err := permissions.ParsePattern(p); err != nil {
+			add(field, err.Error()) // ParsePattern's errors never quote the pattern
+		}
 	}
 	return errs
 }
@@ -148,7 +167,7 @@ func checkDescription(d string) string {
 
 const msgHoldsKey = "must not contain an API key"
 
-// dedupe drops repeated scopes, keeping the first of each.
+// dedupe drops repeated entries, keeping the first of each.
 func dedupe(scopes []string) []string {
 	seen := make(map[string]bool, len(scopes))
 	out := scopes[:0:0]

@@ -22,6 +22,7 @@ func FuzzCreateRequest(f *testing.F) {
 		`{"scopes":[]}`, `{"scopes":"admin"}`, `{"Scopes":["admin"]}`, `{"scopes":["admin"],"x":1}`,
 		`{"scopes":["admin"],"expires_in_days":1e400}`, `{"scopes":["admin"],"expires_in_days":-1}`,
 		`{"scopes":["admin"],"user_id":"\u0000"}`, `{"scopes":["admin"],"description":"\xff\xfe"}`,
+		`{"scopes":["admin"],"resource_patterns":["registered_model:x*","experiment:1"]}`, `{"scopes":["admin"],"resource_patterns":["x"]}`,
 		`{"scopes":["admin"]} {}`, `null`, `[]`, `"x"`, ``, `{`, `{"scopes":["admin"],"scopes":[]}`,
 	} {
 		f.Add([]byte(seed))
@@ -60,6 +61,14 @@ func breaksRules(req CreateRequest) string {
 		return "a key kept in plain text"
 	case len(req.UserID) > 128 || strings.ContainsAny(req.UserID, " \t\r\n\x00"):
 		return "bad user id"
+	case len(req.ResourcePatterns) > 10 || slices.ContainsFunc(req.ResourcePatterns, func(p string) bool {
+		kind, glob, _ := strings.Cut(p, ":")
+		return kind != "experiment" && kind != "registered_model" || glob == "" || utf8.RuneCountInString(glob) > 256 ||
+			logging.Redacted(p) != p
+	}):
+		return "bad resource pattern"
+	case len(slices.Compact(slices.Sorted(slices.Values(req.ResourcePatterns)))) != len(req.ResourcePatterns):
+		return "duplicate resource pattern"
 	case req.Email != "" && (len(req.Email) > 254 || !strings.Contains(req.Email, "@") || strings.ContainsAny(req.Email, " <>")):
 		return "bad e-mail"
 	}

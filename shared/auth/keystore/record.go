@@ -23,6 +23,9 @@ type Record struct {
 	RevokedAt     time.Time `dynamodbav:"revoked_at,omitempty" json:"revoked_at,omitzero"`
 	Description   string    `dynamodbav:"description,omitempty" json:"description,omitempty"`
 	DisplayPrefix string    `dynamodbav:"display_prefix" json:"display_prefix"`
+	// ResourcePatterns narrow the key ("registered_model:hokusai-XRAY*", permissions.ParsePattern);
+	// none: not narrowed.
+	ResourcePatterns []string `dynamodbav:"resource_patterns,omitempty" json:"resource_patterns,omitempty"`
 }
 
 // Usable reports whether the key may authenticate at now.

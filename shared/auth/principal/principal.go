@@ -4,9 +4,12 @@
 package principal
 
 import (
+	"encoding/json"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 )
 
 // Principal is who is calling.
@@ -18,7 +21,14 @@ type Principal struct {
 	Scopes    []string
 	// Admin is the is_admin flag the key source reported (ADMIN_EMAILS is applied by Level).
 	Admin bool
+	// Patterns narrow the key to the resources they name (keystore's resource_patterns, or the
+	// auth service's); none: the key is not narrowed.
+	Patterns []permissions.Pattern
 }
+
+// MaxPatterns bounds a key's narrowing: the patterns travel in every request's authorizer
+// context, at most MaxPatterns·(MaxGlobLength+20) bytes, a few kilobytes.
+const MaxPatterns = 10
 
 // Authorizer context keys (API Gateway allows only strings, numbers and booleans as values).
 const (
@@ -28,14 +38,22 @@ const (
 	ctxEmail     = "email"
 	ctxIsAdmin   = "is_admin"
 	ctxServiceID = "service_id"
+	// ctxPatterns is a JSON list of "<kind>:<glob>" strings (a glob may hold spaces, so the
+	// scopes' space-joined form would not do); absent when the key is not narrowed.
+	ctxPatterns = "resource_patterns"
 )
 
 // Context is the authorizer context for p.
 func (p Principal) Context() map[string]any {
-	return map[string]any{
+	ctx := map[string]any{
 		ctxUserID: p.UserID, ctxKeyID: p.KeyID, ctxScopes: strings.Join(p.Scopes, " "),
 		ctxEmail: p.Email, ctxIsAdmin: strconv.FormatBool(p.Admin), ctxServiceID: p.ServiceID,
 	}
+	if len(p.Patterns) > 0 {
+		b, _ := json.Marshal(permissions.PatternStrings(p.Patterns)) // a list of strings always encodes
+		ctx[ctxPatterns] = string(b)
+	}
+	return ctx
 }
 
 // FromAuthorizer rebuilds the principal from the context API Gateway passes to a function.
@@ -55,7 +73,26 @@ func FromAuthorizer(ctx map[string]any) (Principal, bool) {
 		UserID: str(ctxUserID), KeyID: str(ctxKeyID), Email: str(ctxEmail), ServiceID: str(ctxServiceID),
 		Scopes: strings.Fields(str(ctxScopes)), Admin: str(ctxIsAdmin) == "true",
 	}
+	// A narrowing that cannot be read back is no principal at all: read as "not narrowed", it
+	// would give a CI key everything its user may do.
+	if raw := str(ctxPatterns); raw != "" {
+		var list []string
+		if json.Unmarshal([]byte(raw), &list) != nil || len(list) > MaxPatterns {
+			return Principal{}, false
+		}
+		patterns, err := permissions.ParsePatterns(list)
+		if err != nil {
+			return Principal{}, false
+		}
+		p.Patterns = patterns
+	}
 	return p, p.UserID != ""
+}
+
+// Caller is p as the permission model sees it: admin as Level decides it (scopes, is_admin,
+// ADMIN_EMAILS), and the key's narrowing.
+func (p Principal) Caller(adminEmails []string) permissions.Caller {
+	return permissions.Caller{UserID: p.UserID, Admin: p.Level(adminEmails) == Admin, Patterns: p.Patterns}
 }
 
 // Level is what a principal may do.

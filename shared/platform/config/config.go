@@ -127,7 +127,8 @@ func envKeys(t reflect.Type) map[string]string {
 	return keys
 }
 
-// walkEnv calls fn for each field of t with an env tag, descending into embedded structs.
+// walkEnv calls fn for each field of t with an env tag, descending as env does into structs
+// without one, embedded or not (a nested settings struct such as permstore.Config).
 func walkEnv(t reflect.Type, fn func(f reflect.StructField, name string)) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -139,7 +140,7 @@ func walkEnv(t reflect.Type, fn func(f reflect.StructField, name string)) {
 		if tag, ok := f.Tag.Lookup("env"); ok {
 			name, _, _ := strings.Cut(tag, ",")
 			fn(f, name)
-		} else if f.Anonymous {
+		} else if f.Anonymous || f.IsExported() && f.Type.Kind() == reflect.Struct {
 			walkEnv(f.Type, fn)
 		}
 	}

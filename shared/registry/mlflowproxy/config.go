@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
 )
@@ -37,11 +38,14 @@ type Config struct {
 	// EventBusName is the bus registry changes are published to; empty leaves them to the outbox
 	// (the registration function's rule).
 	EventBusName string `env:"EVENT_BUS_NAME"`
+	// Permissions are the per-resource permission settings (PERMISSIONS_DEFAULT,
+	// PERMISSIONS_CACHE_TTL).
+	Permissions permstore.Config
 }
 
 // Validate rejects a configuration the proxy cannot work with.
 func (c *Config) Validate() error {
-	errs := []error{c.Config.Validate()}
+	errs := []error{c.Config.Validate(), c.Permissions.Validate()}
 	if strings.TrimSpace(c.RegistrationsTable) == "" {
 		errs = append(errs, errors.New("REGISTRATIONS_TABLE must name the registrations table"))
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
@@ -39,6 +40,13 @@ func TestConfigDefaults(t *testing.T) {
 	if strings.Join(cfg.AdminEmails, "|") != "a@x.io|b@x.io" {
 		t.Errorf("admin emails %q", cfg.AdminEmails)
 	}
+	if cfg.Permissions.Default != permissions.Read || cfg.Permissions.CacheTTL != 30*time.Second {
+		t.Errorf("permissions: %+v", cfg.Permissions)
+	}
+	cfg, err = loadConfig(map[string]string{"MLFLOW_URL": "http://m", "PERMISSIONS_DEFAULT": "NO_PERMISSIONS", "PERMISSIONS_CACHE_TTL": "5"})
+	if err != nil || cfg.Permissions.Default != permissions.NoPermissions || cfg.Permissions.CacheTTL != 5*time.Second {
+		t.Errorf("permissions set: %+v, %v", cfg.Permissions, err)
+	}
 }
 
 func TestConfigTimeoutForms(t *testing.T) {
@@ -66,6 +74,8 @@ func TestConfigRejects(t *testing.T) {
 		{"garbage timeout", map[string]string{"MLFLOW_URL": "http://m", "MLFLOW_TIMEOUT": "soon"}, "MLFLOW_TIMEOUT"},
 		{"NaN timeout", map[string]string{"MLFLOW_URL": "http://m", "MLFLOW_TIMEOUT": "NaN"}, "MLFLOW_TIMEOUT"},
 		{"bad bool", map[string]string{"MLFLOW_URL": "http://m", "MLFLOW_AJAX_API": "maybe"}, "MLFLOW_AJAX_API"},
+		{"lower-case level", map[string]string{"MLFLOW_URL": "http://m", "PERMISSIONS_DEFAULT": "read"}, "PERMISSIONS_DEFAULT"},
+		{"negative cache TTL", map[string]string{"MLFLOW_URL": "http://m", "PERMISSIONS_CACHE_TTL": "-5"}, "PERMISSIONS_CACHE_TTL"},
 		{"no registrations table", map[string]string{"MLFLOW_URL": "http://m", "REGISTRATIONS_TABLE": " "}, "REGISTRATIONS_TABLE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
 )
@@ -23,11 +24,14 @@ type Config struct {
 	AdminEmails []string `env:"ADMIN_EMAILS"`
 	// EventBusName is the bus events are published to; empty leaves them to the outbox.
 	EventBusName string `env:"EVENT_BUS_NAME"`
+	// Permissions are the per-resource permission settings (PERMISSIONS_DEFAULT,
+	// PERMISSIONS_CACHE_TTL).
+	Permissions permstore.Config
 }
 
 // Validate rejects a configuration the function cannot work with.
 func (c *Config) Validate() error {
-	errs := []error{c.Config.Validate()}
+	errs := []error{c.Config.Validate(), c.Permissions.Validate()}
 	if c.MLflowTimeout <= 0 || c.MLflowTimeout > GatewayTimeout {
 		errs = append(errs, fmt.Errorf("MLFLOW_TIMEOUT must be positive and at most the gateway's %s, got %s",
 			GatewayTimeout, c.MLflowTimeout))

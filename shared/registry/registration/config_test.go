@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
@@ -32,6 +33,9 @@ func TestConfig(t *testing.T) {
 		strings.Join(cfg.AdminEmails, ",") != "a@x.com,b@x.com" {
 		t.Errorf("%+v", cfg)
 	}
+	if cfg.Permissions.Default != permissions.Read || cfg.Permissions.CacheTTL != 30*time.Second {
+		t.Errorf("permissions: %+v", cfg.Permissions)
+	}
 	if cfg, _ := config.Load[registration.Config](with("MLFLOW_TIMEOUT", "2.5")); time.Duration(cfg.MLflowTimeout) != 2500*time.Millisecond {
 		t.Errorf("seconds: %v", cfg.MLflowTimeout)
 	}
@@ -57,6 +61,8 @@ func TestConfig(t *testing.T) {
 		{"MLFLOW_TIMEOUT", "30s", "at most the gateway's"},
 		{"MLFLOW_UPSTREAM_AUTH", "bearer", "MLFLOW_UPSTREAM_SECRET_ARN is required"},
 		{"MLFLOW_UPSTREAM_AUTH", "oauth", "MLFLOW_UPSTREAM_AUTH must be"},
+		{"PERMISSIONS_DEFAULT", "OWNER", "PERMISSIONS_DEFAULT"},
+		{"PERMISSIONS_CACHE_TTL", "2h", "PERMISSIONS_CACHE_TTL"},
 	} {
 		_, err := config.Load[registration.Config](with(tc.key, tc.value))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "s3cret") {
