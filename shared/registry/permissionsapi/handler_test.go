@@ -19,6 +19,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowcatalog"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/permissionsapi"
 )
 
@@ -376,5 +377,20 @@ func TestUnauthenticated(t *testing.T) {
 	st, out := call(t, newHandler(newStore()), "ListCurrentUserPermissions", nil, "GET", "", "")
 	if st != 401 || out["error_code"] != "UNAUTHENTICATED" {
 		t.Errorf("%d %v", st, out)
+	}
+}
+
+// TestServesEveryGatewayOperation: the handler serves exactly the catalog's gateway-served
+// operations, so none is forwarded to MLflow and none is left unanswered.
+func TestServesEveryGatewayOperation(t *testing.T) {
+	var want []string
+	for _, op := range mlflowcatalog.Operations() {
+		if op.Served == mlflowcatalog.Gateway {
+			want = append(want, op.Name)
+		}
+	}
+	slices.Sort(want)
+	if got := newHandler(newStore()).Names(); !slices.Equal(got, slices.Compact(want)) {
+		t.Errorf("served %v\ncatalog %v", got, want)
 	}
 }
