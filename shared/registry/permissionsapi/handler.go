@@ -17,6 +17,7 @@ package permissionsapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -24,21 +25,23 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/access"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 )
 
-// Store is what the handler needs of the permission store (permstore), uncached.
+// Store is what the handler needs of the permission store (*permstore.Store), uncached. Deletes
+// answer permstore.ErrNotFound for a grant that is not there.
 type Store interface {
 	// Facts are the owner of r and the grants that apply to it: every user grant on it and every
 	// pattern grant of its kind.
 	Facts(ctx context.Context, r permissions.Resource) (permissions.Facts, error)
-	// SetGrant creates or replaces the user's grant on g's target (a name or a pattern).
-	SetGrant(ctx context.Context, g permissions.Grant) error
-	// DeleteGrant removes the user's grant on g's target; none is not an error.
-	DeleteGrant(ctx context.Context, g permissions.Grant) error
-	// ListGrants are every grant held by the user, on names and on patterns.
-	ListGrants(ctx context.Context, userID string) ([]permissions.Grant, error)
+	SetGrant(ctx context.Context, r permissions.Resource, userID string, level permissions.Level) error
+	DeleteGrant(ctx context.Context, r permissions.Resource, userID string) error
+	SetPatternGrant(ctx context.Context, p permissions.Pattern, userID string, level permissions.Level) error
+	DeletePatternGrant(ctx context.Context, p permissions.Pattern, userID string) error
+	// GrantsOfUser are every grant held by the user, on names and on patterns.
+	GrantsOfUser(ctx context.Context, userID string) ([]permissions.Grant, error)
 }
 
 // Handler serves the permission endpoints.
@@ -125,6 +128,31 @@ type one struct {
 
 func (o one) grant(l permissions.Level) permissions.Grant {
 	return permissions.Grant{Kind: o.r.Kind, Target: o.r.ID, Pattern: o.pattern, UserID: o.user, Level: l}
+}
+
+// set stores g, on a name or on a pattern.
+func (h *Handler) set(ctx context.Context, g permissions.Grant) error {
+	if g.Pattern {
+		return h.store.SetPatternGrant(ctx, permissions.Pattern{Kind: g.Kind, Glob: g.Target}, g.UserID, g.Level)
+	}
+	return h.store.SetGrant(ctx, permissions.Resource{Kind: g.Kind, ID: g.Target}, g.UserID, g.Level)
+}
+
+// remove deletes g; a grant already gone (a concurrent revoke) is o's RESOURCE_DOES_NOT_EXIST.
+func (h *Handler) remove(ctx context.Context, g permissions.Grant, gone *Error) error {
+	var err error
+	if g.Pattern {
+		err = h.store.DeletePatternGrant(ctx, permissions.Pattern{Kind: g.Kind, Glob: g.Target}, g.UserID)
+	} else {
+		err = h.store.DeleteGrant(ctx, permissions.Resource{Kind: g.Kind, ID: g.Target}, g.UserID)
+	}
+	if errors.Is(err, permstore.ErrNotFound) {
+		return gone
+	}
+	if err != nil {
+		return fmt.Errorf("delete the grant on %s %s: %w", g.Kind, shown(g.Target), err)
+	}
+	return nil
 }
 
 // held is the grant the store has for o, if any: the same user, kind and target (names compared
@@ -223,7 +251,7 @@ func (h *Handler) grant(r *http.Request, c permissions.Caller) (any, error) {
 	if _, ok := o.held(f); ok {
 		return nil, exists(o)
 	}
-	if err := h.store.SetGrant(r.Context(), o.grant(l)); err != nil {
+	if err := h.set(r.Context(), o.grant(l)); err != nil {
 		return nil, fmt.Errorf("grant %s on %s: %w", l, describe(o.r), err)
 	}
 	return struct{}{}, nil
@@ -243,8 +271,8 @@ func (h *Handler) revoke(r *http.Request, c permissions.Caller) (any, error) {
 	if !ok {
 		return nil, missing(o)
 	}
-	if err := h.store.DeleteGrant(r.Context(), g); err != nil {
-		return nil, fmt.Errorf("revoke the grant on %s: %w", describe(o.r), err)
+	if err := h.remove(r.Context(), g, missing(o)); err != nil {
+		return nil, err
 	}
 	return struct{}{}, nil
 }
@@ -289,7 +317,7 @@ type listAnswer struct {
 }
 
 func (h *Handler) listOf(ctx context.Context, user string, admin bool) (listAnswer, error) {
-	grants, err := h.store.ListGrants(ctx, user)
+	grants, err := h.store.GrantsOfUser(ctx, user)
 	if err != nil {
 		return listAnswer{}, fmt.Errorf("list the grants of a user: %w", err)
 	}
@@ -395,7 +423,7 @@ func (lg legacy) create(h *Handler) func(*http.Request, permissions.Caller) (any
 			return nil, alreadyExists("%s permission (%s=%s, username=%s) already exists", lg.what, lg.idName, shown(o.r.ID), shown(o.user))
 		}
 		g := o.grant(l)
-		if err := h.store.SetGrant(r.Context(), g); err != nil {
+		if err := h.set(r.Context(), g); err != nil {
 			return nil, fmt.Errorf("grant %s on %s: %w", l, describe(o.r), err)
 		}
 		return lg.answer(g), nil
@@ -439,7 +467,7 @@ func (lg legacy) update(h *Handler) func(*http.Request, permissions.Caller) (any
 			return nil, lg.notFound(o)
 		}
 		g.Level = l
-		if err := h.store.SetGrant(r.Context(), g); err != nil {
+		if err := h.set(r.Context(), g); err != nil {
 			return nil, fmt.Errorf("update the grant on %s: %w", describe(o.r), err)
 		}
 		return struct{}{}, nil
@@ -460,8 +488,8 @@ func (lg legacy) delete(h *Handler) func(*http.Request, permissions.Caller) (any
 		if !ok {
 			return nil, lg.notFound(o)
 		}
-		if err := h.store.DeleteGrant(r.Context(), g); err != nil {
-			return nil, fmt.Errorf("delete the grant on %s: %w", describe(o.r), err)
+		if err := h.remove(r.Context(), g, lg.notFound(o)); err != nil {
+			return nil, err
 		}
 		return struct{}{}, nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowcatalog"
@@ -47,7 +48,23 @@ func (s *memStore) Facts(_ context.Context, r permissions.Resource) (permissions
 	return f, nil
 }
 
-func (s *memStore) SetGrant(_ context.Context, g permissions.Grant) error {
+func (s *memStore) SetGrant(ctx context.Context, r permissions.Resource, user string, l permissions.Level) error {
+	return s.set(permissions.Grant{Kind: r.Kind, Target: r.ID, UserID: user, Level: l})
+}
+
+func (s *memStore) SetPatternGrant(ctx context.Context, p permissions.Pattern, user string, l permissions.Level) error {
+	return s.set(permissions.Grant{Kind: p.Kind, Target: p.Glob, Pattern: true, UserID: user, Level: l})
+}
+
+func (s *memStore) DeleteGrant(ctx context.Context, r permissions.Resource, user string) error {
+	return s.del(permissions.Grant{Kind: r.Kind, Target: r.ID, UserID: user})
+}
+
+func (s *memStore) DeletePatternGrant(ctx context.Context, p permissions.Pattern, user string) error {
+	return s.del(permissions.Grant{Kind: p.Kind, Target: p.Glob, Pattern: true, UserID: user})
+}
+
+func (s *memStore) set(g permissions.Grant) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
@@ -56,15 +73,19 @@ func (s *memStore) SetGrant(_ context.Context, g permissions.Grant) error {
 	return nil
 }
 
-func (s *memStore) DeleteGrant(_ context.Context, g permissions.Grant) error {
+func (s *memStore) del(g permissions.Grant) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
+	n := len(s.grants)
 	s.grants = slices.DeleteFunc(s.grants, func(h permissions.Grant) bool { return same(g, h) })
+	if len(s.grants) == n {
+		return permstore.ErrNotFound
+	}
 	return nil
 }
 
-func (s *memStore) ListGrants(_ context.Context, user string) ([]permissions.Grant, error) {
+func (s *memStore) GrantsOfUser(_ context.Context, user string) ([]permissions.Grant, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -114,6 +135,9 @@ func newStore() *memStore {
 		},
 	}
 }
+
+// The store the proxy wires in satisfies the handler's interface.
+var _ permissionsapi.Store = (*permstore.Store)(nil)
 
 func newHandler(s *memStore) *permissionsapi.Handler {
 	return permissionsapi.New(s, permissions.Policy{Default: permissions.Read}, []string{"boss@hokus.ai"})
