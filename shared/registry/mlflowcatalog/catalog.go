@@ -137,6 +137,8 @@ type Operation struct {
 	Access   principal.Level
 	Resource Resource
 	IDs      []IDField
+	// Served is who answers it: MLflow, or the gateway itself (never forwarded).
+	Served Server
 }
 
 // Lookup finds the operation for a request: service and API version (empty for OTLP and
@@ -190,8 +192,9 @@ type entry struct {
 }
 
 var entries = func() []entry {
-	out := make([]entry, len(operations))
-	for i, op := range operations {
+	all := slices.Concat(operations, gatewayOperations)
+	out := make([]entry, len(all))
+	for i, op := range all {
 		p := strings.Split(op.Endpoint, "/")
 		n := 0
 		for _, s := range p {

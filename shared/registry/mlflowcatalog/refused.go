@@ -38,6 +38,7 @@ var refusals = []Refusal{
 	{Tracking, "get-trace-artifact", "the web UI's trace download"},
 	{Tracking, "logged-models/*/artifacts/files", "the web UI's logged-model file view"},
 	{Tracking, "metrics/get-history-bulk", "the web UI's metric charts"},
+	{Tracking, "users/create-ui", "the basic-auth app's sign-up form (users are Hokusai's)"},
 	{Tracking, "experiments/search-datasets", "the web UI's dataset search"},
 
 	// Outside the API roots the gateway routes: the router never reaches them; listed so every
@@ -46,6 +47,7 @@ var refusals = []Refusal{
 	{0, "static-files/**", "the web UI's assets"},
 	{0, "build/**", "the web UI's assets"},
 	{0, "graphql", "the web UI's GraphQL"},
+	{0, "signup", "the basic-auth app's sign-up page (users are Hokusai's)"},
 	{0, "health", "the server's liveness probe, for its host"},
 	{0, "get-artifact", "the web UI's artifact view"},
 	{0, "model-versions/get-artifact", "the web UI's model-version artifact view"},

@@ -45,6 +45,7 @@ type Handler struct {
 	publisher      Publisher // nil: every registry change goes to the outbox
 	// sources resolves the runs:/ source of the SDK's model-versions/create (complete.go).
 	sources modelsource.MLflow
+	gateway GatewayOperations // the gateway-served operations (gateway.go)
 }
 
 // New builds the proxy. It owns one Transport for its whole life, which in Lambda is the
@@ -108,6 +109,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex, err := h.admit(r)
 	if err != nil {
 		writeError(w, r, err)
+		return
+	}
+	if h.serveGateway(w, r, ex) {
 		return
 	}
 	if op, ok := registryOperation(ex.route, r.Method); ok {
