@@ -214,4 +214,3 @@ func jsonText(raw json.RawMessage) string {
 	}
 	return ""
 }
-
