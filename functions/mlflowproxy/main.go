@@ -5,6 +5,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -12,6 +14,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
@@ -27,5 +30,7 @@ func main() {
 	if cfg.EventBusName != "" {
 		pub = eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
 	}
-	lambda.Start(apigw.StreamingHandler(creds.Caller(mlflowproxy.New(cfg, creds, store, pub, log)), log))
+	// Audit records go to stdout beside the logs, where the log group's subscription filter takes them.
+	proxy := mlflowproxy.New(cfg, creds, store, pub, log).WithAudit(audit.NewWriter(os.Stdout, "mlflowproxy"))
+	lambda.Start(apigw.StreamingHandler(creds.Caller(proxy), log))
 }

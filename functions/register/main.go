@@ -3,6 +3,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -10,6 +12,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
@@ -24,6 +27,8 @@ func main() {
 		Store:         regstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable),
 		AdminEmails:   cfg.AdminEmails,
 		MLflowTimeout: cfg.MLflowTimeout,
+		// Audit records go to stdout, where the log group's subscription filter takes them.
+		Audit: audit.NewWriter(os.Stdout, "register"),
 	}
 	// Without a bus, every event is recorded pending and left to the outbox function.
 	if cfg.EventBusName != "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/keysapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/outbox"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/webhook"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit/ship"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/health"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
@@ -43,6 +44,7 @@ func of[T any]() Function {
 // Functions maps each function (its directory under functions/) to its contract. A test keeps it
 // complete.
 var Functions = map[string]Function{
+	"audit":       of[ship.Config](),
 	"authorizer":  of[authorizer.Config](),
 	"health":      of[health.Config](),
 	"keys":        of[keysapi.Config](),

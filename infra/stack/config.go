@@ -45,6 +45,8 @@ type EnvConfig struct {
 	AuthorizerCacheTTLSeconds int
 	// LogRetentionDays applies to every log group the stack creates.
 	LogRetentionDays int
+	// AuditRetentionDays applies to the audit log group (/hokusai/<env>/audit).
+	AuditRetentionDays int
 	// ArchiveRetentionDays keeps events for replay; 0 keeps them forever.
 	ArchiveRetentionDays int
 	AlarmEmail           string
@@ -80,6 +82,7 @@ func Defaults(env string) (EnvConfig, error) {
 		AuthCacheTTLSeconds:       60,
 		AuthorizerCacheTTLSeconds: 0,
 		LogRetentionDays:          30,
+		AuditRetentionDays:        365,
 		ArchiveRetentionDays:      90,
 		ThrottleRate:              50,
 		ThrottleBurst:             100,
@@ -92,10 +95,12 @@ func Defaults(env string) (EnvConfig, error) {
 		base.AuthCacheTTLSeconds = 5
 		base.OutboxBackoffSeconds = 2
 		base.LogRetentionDays = 1
+		base.AuditRetentionDays = 1
 		base.ArchiveRetentionDays = 1
 	case "dev":
 		base.MLflowURL = "https://mlflow.dev.hokus.ai"
 		base.LogRetentionDays = 14
+		base.AuditRetentionDays = 90
 		base.ArchiveRetentionDays = 14
 	case "staging":
 		base.MLflowURL = "https://mlflow.staging.hokus.ai"
@@ -106,6 +111,8 @@ func Defaults(env string) (EnvConfig, error) {
 		base.AllowedKeyPrefixes = []string{"live"}
 		base.KeyEnvironment = "live"
 		base.LogRetentionDays = 365
+		// Audit trails outlive the logs: two years.
+		base.AuditRetentionDays = 731
 		base.ArchiveRetentionDays = 0
 		base.ThrottleRate = 200
 		base.ThrottleBurst = 400
@@ -176,6 +183,7 @@ func Load(env string, context func(key string) (string, bool)) (EnvConfig, error
 	num("outboxBackoffSeconds", &c.OutboxBackoffSeconds)
 	num("authorizerCacheTtl", &c.AuthorizerCacheTTLSeconds)
 	num("logRetentionDays", &c.LogRetentionDays)
+	num("auditRetentionDays", &c.AuditRetentionDays)
 	num("archiveRetentionDays", &c.ArchiveRetentionDays)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
@@ -211,6 +219,9 @@ func (c EnvConfig) Validate() error {
 	}
 	if !slices.Contains(c.AllowedKeyPrefixes, c.KeyEnvironment) {
 		errs = append(errs, fmt.Sprintf("keyEnvironment %q must be one of the allowed key prefixes %v", c.KeyEnvironment, c.AllowedKeyPrefixes))
+	}
+	if c.AuditRetentionDays < 1 {
+		errs = append(errs, "auditRetentionDays must be at least 1 day")
 	}
 	if c.AuthCacheTTLSeconds < 1 {
 		errs = append(errs, "authCacheTtl must be at least 1 second")

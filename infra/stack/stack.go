@@ -35,6 +35,7 @@ type Stack struct {
 	Functions map[string]*Function
 	API       *API
 	Delivery  *Delivery
+	Audit     *Audit
 	Alarms    *Alarms
 	buildDir  string
 }
@@ -93,6 +94,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s.Data.Registrations.Grant(outbox.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"))
 	grantPutEvents(s.Events.Bus, register)
 	grantPutEvents(s.Events.Bus, outbox)
+
+	// Every write and refusal the proxy and the registration see, into the audit log group.
+	s.Audit = newAudit(st, env, s, proxy, register)
 
 	s.API = newAPI(st, env, authorizer)
 	s.API.Route("health", "GET", health, public)

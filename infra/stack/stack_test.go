@@ -30,10 +30,10 @@ type synthesized struct {
 	warnings []string
 }
 
-var functionNames = []string{"health", "authorizer", "keys", "mlflowproxy", "register", "outbox", "webhook"}
+var functionNames = []string{"health", "authorizer", "keys", "mlflowproxy", "register", "outbox", "audit", "webhook"}
 
 // deployed are the functions of a stack without a webhook URL.
-var deployed = functionNames[:6]
+var deployed = functionNames[:7]
 
 func synth(t *testing.T, env string, overrides map[string]string) synthesized {
 	t.Helper()

@@ -46,6 +46,7 @@ type Handler struct {
 	// sources resolves the runs:/ source of the SDK's model-versions/create (complete.go).
 	sources modelsource.MLflow
 	gateway GatewayOperations // the gateway-served operations (gateway.go)
+	auditor Auditor // nil: no audit records (WithAudit)
 }
 
 // New builds the proxy. It owns one Transport for its whole life, which in Lambda is the
@@ -106,7 +107,11 @@ func exchangeOf(ctx context.Context) *exchange {
 // ServeHTTP proxies one call: refused with an MLflow-shaped error when the path or the caller's
 // scopes do not allow it, otherwise relayed to MLflow within the time budget and streamed back.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	call := h.startAudit(w, r) // audit.go: every write and refusal, once answered
+	defer call.record()
+	w = call.response
 	ex, err := h.admit(r)
+	call.admitted(ex, err)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -58,6 +58,9 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 		return 0, nil, err
 	}
 	req, err := rules.DecodeEvent(body)
+	if req.ModelName != "" {
+		noteResource(r.Context(), "model_version", req.ModelName+"/"+req.Version)
+	}
 	if err != nil {
 		return 0, nil, err
 	}

@@ -74,6 +74,8 @@ type Deps struct {
 	MLflowTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Audit receives a record of every registration call and refusal (audit.go); nil writes none.
+	Audit Auditor
 }
 
 // Handler serves the registration API.
@@ -87,6 +89,7 @@ type Handler struct {
 	timeout   time.Duration
 	now       func() time.Time
 	mux       *httpapi.Mux
+	auditor   Auditor
 }
 
 // New builds the handler.
@@ -94,6 +97,7 @@ func New(d Deps) *Handler {
 	h := &Handler{
 		mlflow: d.MLflow, store: d.Store, publisher: d.Publisher,
 		policy: access.Policy{AdminEmails: d.AdminEmails}, timeout: d.MLflowTimeout, now: d.Now,
+		auditor: d.Audit,
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -110,7 +114,7 @@ func New(d Deps) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Answers are per user and per moment (event statuses change): no cache may keep them.
 	w.Header().Set("Cache-Control", "no-store")
-	h.mux.ServeHTTP(w, r)
+	h.serveAudited(w, r, h.mux)
 }
 
 // MaxBodyBytes is the largest request body either registration route reads.
@@ -160,6 +164,7 @@ func (h *Handler) get(_ http.ResponseWriter, r *http.Request) (int, any, error) 
 	}
 	if rec.UserID != caller.UserID && !h.admin(caller) {
 		logging.FromContext(r.Context()).Info("registration of another user requested", "registration_id", id)
+		noteRefused(r.Context())
 		return 0, nil, missing
 	}
 	v, err := record.View(rec)

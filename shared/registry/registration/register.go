@@ -58,6 +58,9 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) (int, any, er
 	}
 	key, keyErr := idempotency.Key(r.Header)
 	a.req, err = rules.DecodeRegister(body)
+	if a.req.ModelName != "" {
+		noteResource(r.Context(), "registered_model", a.req.ModelName)
+	}
 	if err = idempotency.WithKeyError(err, keyErr); err != nil {
 		return 0, nil, err
 	}
