@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 )
 
@@ -137,6 +138,13 @@ type Operation struct {
 	Access   principal.Level
 	Resource Resource
 	IDs      []IDField
+	// Needs is the permission the caller must hold on the resource (its experiment or registered
+	// model) for an operation on a resource of the registry's: MLflow's basic-auth app's level
+	// for the same RPC (needs.go). NoPermissions for an operation on no such resource.
+	Needs permissions.Level
+	// Creates marks the creates of an experiment or a registered model, which check
+	// permissions.Policy.CanCreate on the name instead of a level.
+	Creates bool
 }
 
 // Lookup finds the operation for a request: service and API version (empty for OTLP and
@@ -191,7 +199,7 @@ type entry struct {
 
 var entries = func() []entry {
 	out := make([]entry, len(operations))
-	for i, op := range operations {
+	for i, op := range withNeeds(operations) {
 		p := strings.Split(op.Endpoint, "/")
 		n := 0
 		for _, s := range p {
