@@ -83,6 +83,7 @@ type named struct {
 func requestIDs(op mlflowcatalog.Operation, r *http.Request, endpoint string, body []byte) ([]named, error) {
 	var fields *changes.Fields
 	var query url.Values
+	var listed []named // the first list field's ids, for when no single id is sent
 	for _, f := range op.IDs {
 		kind, ok := idFields[f.Field]
 		switch {
@@ -144,9 +145,15 @@ func requestIDs(op mlflowcatalog.Operation, r *http.Request, endpoint string, bo
 		for i, v := range values {
 			out[i] = named{kind, v}
 		}
-		if !list || len(out) > 0 {
+		if !list {
 			return out, nil
 		}
+		if listed == nil {
+			listed = out
+		}
+	}
+	if listed != nil {
+		return listed, nil
 	}
 	return nil, ErrNoResource
 }
@@ -192,7 +199,9 @@ func newResolver(m Lookups) *resolver { return &resolver{mlflow: m, cache: map[n
 
 // resource is the permission's resource an id leads to.
 func (rv *resolver) resource(ctx context.Context, n named) (permissions.Resource, error) {
-	exp := func(id string) permissions.Resource { return permissions.Resource{Kind: permissions.Experiment, ID: id} }
+	exp := func(id string) permissions.Resource {
+		return permissions.Resource{Kind: permissions.Experiment, ID: id}
+	}
 	switch n.kind {
 	case idExperiment:
 		return exp(n.id), nil
