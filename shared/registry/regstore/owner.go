@@ -2,7 +2,6 @@ package regstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -12,13 +11,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 )
 
 // OwnerPrefix starts the keys of owner items: who first registered a model name or a version.
-const OwnerPrefix = "OWNER#"
+// The permission model reads the model names' owners (permstore), so the keys are its.
+const OwnerPrefix = permstore.OwnerPrefix
 
-// ErrOwned is a claim of a model name or version that another user owns.
-var ErrOwned = errors.New("owned by another user")
+// ErrOwned is a claim of a model name or version that another user owns (the one error of the
+// kind, an experiment's owner claimed through permstore included).
+var ErrOwned = permstore.ErrOwned
 
 // Owner is who first registered a model name (Version "") or one version of it. Owner items never
 // expire: a name stays its first registrant's for as long as MLflow may hold its versions.
@@ -33,7 +35,8 @@ type Owner struct {
 // ModelOwnerPK is the key of a model name's owner item. Names are case-folded: MLflow on a
 // case-insensitive database (MySQL's default collations) reads "Model" and "model" as one
 // registered model, so one user may not own the one and another the other.
-func ModelOwnerPK(modelName string) string { return OwnerPrefix + "MODEL#" + fold(modelName) }
+// The key is permstore's: the permission model reads the owner of a model from this item.
+func ModelOwnerPK(modelName string) string { return permstore.ModelOwnerPK(modelName) }
 
 // VersionOwnerPK is the key of a version's owner item; the version (digits) comes first so that
 // no model name can make two keys collide.
