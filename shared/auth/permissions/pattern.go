@@ -25,20 +25,41 @@ var errNoKind = errors.New(`a pattern is "<kind>:<glob>" with kind experiment or
 
 // ParsePattern reads "<kind>:<glob>". Patterns come from key holders and grant managers, so the
 // glob is an allowlist: printable characters without surrounding spaces, at most MaxGlobLength,
-// and for experiments (whose ids MLflow issues as digits) only digits and *.
+// and for experiments (whose ids MLflow issues as digits) only digits and *. Its errors never
+// quote the input (it may be a pasted key), so they can go back to a client as they are.
 func ParsePattern(s string) (Pattern, error) {
 	kind, glob, ok := strings.Cut(s, ":")
-	if !ok {
+	if !ok || !Kind(kind).Valid() {
 		return Pattern{}, errNoKind
 	}
 	p := Pattern{Kind: Kind(kind), Glob: glob}
-	if !p.Kind.Valid() {
-		return Pattern{}, fmt.Errorf("pattern kind %q: %w", kind, errNoKind)
-	}
 	if err := checkGlob(p.Kind, glob); err != nil {
-		return Pattern{}, fmt.Errorf("pattern %q: %w", s, err)
+		return Pattern{}, fmt.Errorf("pattern of %s: %w", kind, err)
 	}
 	return p, nil
+}
+
+// ParsePatterns reads a key's narrowing: every entry must parse (the first error, with its
+// index, otherwise). None is nil: a key not narrowed.
+func ParsePatterns(ss []string) ([]Pattern, error) {
+	var out []Pattern
+	for i, s := range ss {
+		p, err := ParsePattern(s)
+		if err != nil {
+			return nil, fmt.Errorf("resource pattern %d: %w", i, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// PatternStrings is the inverse of ParsePatterns.
+func PatternStrings(ps []Pattern) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 func checkGlob(kind Kind, glob string) error {

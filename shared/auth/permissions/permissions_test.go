@@ -261,6 +261,23 @@ func TestCanCreate(t *testing.T) {
 	}
 }
 
+func TestParsePatternsNeverQuotesInput(t *testing.T) {
+	const pasted = "hk_live_notarealkeybutkeyshaped0123456789"
+	for _, in := range []string{pasted, "registered_model: " + pasted, "run:" + pasted, "experiment:" + pasted} {
+		_, err := permissions.ParsePatterns([]string{"registered_model:ok*", in})
+		if err == nil || strings.Contains(err.Error(), pasted) || !strings.Contains(err.Error(), "pattern 1") {
+			t.Errorf("ParsePatterns(%q) error %v: want one naming entry 1, never quoting it", in, err)
+		}
+	}
+	ps, err := permissions.ParsePatterns([]string{"registered_model:a*", "experiment:1"})
+	if err != nil || strings.Join(permissions.PatternStrings(ps), ",") != "registered_model:a*,experiment:1" {
+		t.Errorf("round trip: %v, %v", ps, err)
+	}
+	if ps, err := permissions.ParsePatterns(nil); ps != nil || err != nil {
+		t.Errorf("no patterns: %v, %v", ps, err)
+	}
+}
+
 // FuzzParsePattern: whatever a key holder sends, parsing never panics, and what it accepts is a
 // known kind with a bounded, printable glob that prints back to the input and matches itself.
 func FuzzParsePattern(f *testing.F) {
