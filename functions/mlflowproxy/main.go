@@ -10,11 +10,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
+
+// permissionsCacheSize bounds the resources whose permission facts one container keeps.
+const permissionsCacheSize = 10000
 
 func main() {
 	cfg, log := startup.Config[mlflowproxy.Config]("mlflowproxy")
@@ -27,5 +31,12 @@ func main() {
 	if cfg.EventBusName != "" {
 		pub = eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
 	}
-	lambda.Start(apigw.StreamingHandler(creds.Caller(mlflowproxy.New(cfg, creds, store, pub, log)), log))
+	h := mlflowproxy.New(cfg, creds, store, pub, log)
+	if !cfg.PermissionsOff {
+		// Per-resource permissions, in the same table: facts cached for PERMISSIONS_CACHE_TTL.
+		perms := permstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable)
+		h.WithPermissions(mlflowproxy.PermissionStore{Cached: permstore.NewCached(perms, cfg.PermissionsCacheTTL, permissionsCacheSize), Owners: perms},
+			cfg.Policy(), nil)
+	}
+	lambda.Start(apigw.StreamingHandler(creds.Caller(h), log))
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
 )
@@ -37,6 +38,20 @@ type Config struct {
 	// EventBusName is the bus registry changes are published to; empty leaves them to the outbox
 	// (the registration function's rule).
 	EventBusName string `env:"EVENT_BUS_NAME"`
+	// PermissionsOff turns per-resource permissions off (the bench's "permissions off" column);
+	// scopes still apply.
+	PermissionsOff bool `env:"PERMISSIONS_OFF"`
+	// PermissionsDefault is the deployment-wide level on resources without a grant (MLflow's name).
+	PermissionsDefault string `env:"PERMISSIONS_DEFAULT" envDefault:"READ"`
+	// PermissionsCacheTTL is how long a resource's permission facts are reused: the longest a
+	// grant change takes to be enforced.
+	PermissionsCacheTTL time.Duration `env:"PERMISSIONS_CACHE_TTL" envDefault:"30s"`
+}
+
+// Policy is the deployment's permission policy.
+func (c *Config) Policy() permissions.Policy {
+	l, _ := permissions.ParseLevel(c.PermissionsDefault) // Validate rejected anything else
+	return permissions.Policy{Default: l}
 }
 
 // Validate rejects a configuration the proxy cannot work with.
@@ -44,6 +59,12 @@ func (c *Config) Validate() error {
 	errs := []error{c.Config.Validate()}
 	if strings.TrimSpace(c.RegistrationsTable) == "" {
 		errs = append(errs, errors.New("REGISTRATIONS_TABLE must name the registrations table"))
+	}
+	if _, err := permissions.ParseLevel(c.PermissionsDefault); err != nil {
+		errs = append(errs, fmt.Errorf("PERMISSIONS_DEFAULT: %w", err))
+	}
+	if c.PermissionsCacheTTL <= 0 {
+		errs = append(errs, fmt.Errorf("PERMISSIONS_CACHE_TTL must be positive, got %s", c.PermissionsCacheTTL))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("MLFLOW_TIMEOUT must be positive, got %s", c.Timeout))

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/changes"
@@ -24,12 +26,37 @@ import (
 // level and the resource, so the stock client shows it, and MLflow is never called. Searches are
 // filtered instead (SRCH), so they are not refused here.
 
-// Permissions is what the proxy asks of the permission store (permstore.Cached).
+// Permissions is what the proxy asks of the permission store: Facts from permstore.Cached, the
+// owner claim from permstore.Store (PermissionStore joins them).
 type Permissions interface {
 	Facts(ctx context.Context, r permissions.Resource) (permissions.Facts, error)
-	// ClaimExperimentOwner records userID as the owner of a new experiment; losing to an earlier
-	// owner is not an error.
-	ClaimExperimentOwner(ctx context.Context, experimentID, userID string) error
+	// ClaimExperimentOwner records userID as the owner of a new experiment and returns the owner;
+	// losing to an earlier owner is permstore.ErrOwned.
+	ClaimExperimentOwner(ctx context.Context, experimentID, userID string, now time.Time) (string, error)
+}
+
+// FactsSource is the cached read of a resource's facts (permstore.Cached).
+type FactsSource interface {
+	Facts(ctx context.Context, r permissions.Resource) (permissions.Facts, error)
+}
+
+// ExperimentOwners claims experiment owners (permstore.Store).
+type ExperimentOwners interface {
+	ClaimExperimentOwner(ctx context.Context, experimentID, userID string, now time.Time) (string, error)
+}
+
+// PermissionStore is the cached facts and the store's owner claim as one Permissions.
+type PermissionStore struct {
+	Cached FactsSource
+	Owners ExperimentOwners
+}
+
+func (s PermissionStore) Facts(ctx context.Context, r permissions.Resource) (permissions.Facts, error) {
+	return s.Cached.Facts(ctx, r)
+}
+
+func (s PermissionStore) ClaimExperimentOwner(ctx context.Context, id, userID string, now time.Time) (string, error) {
+	return s.Owners.ClaimExperimentOwner(ctx, id, userID, now)
 }
 
 // enforcement is the proxy's per-resource check; nil on a Handler: permissions are off.
@@ -189,7 +216,9 @@ func (h *Handler) claimExperimentOwner(ex *exchange, res *http.Response) {
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
 	defer cancel()
-	if err := h.enforce.perms.ClaimExperimentOwner(cctx, created.ExperimentID, ex.caller.UserID); err != nil {
+	if owner, err := h.enforce.perms.ClaimExperimentOwner(cctx, created.ExperimentID, ex.caller.UserID, time.Now()); errors.Is(err, permstore.ErrOwned) {
+		log.Info("new experiment already owned; not claimed", "experiment_id", created.ExperimentID, "owner", owner, "user_id", ex.caller.UserID)
+	} else if err != nil {
 		log.Error("experiment owner not recorded", "experiment_id", created.ExperimentID, "user_id", ex.caller.UserID, "cause", err)
 	}
 }

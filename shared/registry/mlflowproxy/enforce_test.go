@@ -36,14 +36,14 @@ func (p *perms) Facts(_ context.Context, r permissions.Resource) (permissions.Fa
 	return permissions.Facts{Owner: p.owner[r], Grants: p.grants[r]}, p.err
 }
 
-func (p *perms) ClaimExperimentOwner(_ context.Context, id, userID string) error {
+func (p *perms) ClaimExperimentOwner(_ context.Context, id, userID string, _ time.Time) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := permissions.Resource{Kind: permissions.Experiment, ID: id}
 	if p.owner[r] == "" {
 		p.owner[r] = userID
 	}
-	return nil
+	return p.owner[r], nil
 }
 
 func (p *perms) grant(r permissions.Resource, userID string, l permissions.Level) {
