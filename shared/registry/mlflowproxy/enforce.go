@@ -130,6 +130,9 @@ func (h *Handler) check(r *http.Request, ex *exchange, op mlflowcatalog.Operatio
 			return newError(http.StatusBadGateway, "BAD_GATEWAY", "MLflow is unreachable; retry later").withCause(err)
 		}
 		facts, err := e.perms.Facts(ctx, res)
+		if errors.Is(err, permstore.ErrInvalid) {
+			return newError(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", fmt.Sprintf("Invalid %s id", kindName(res.Kind))).withCause(err)
+		}
 		if err != nil {
 			return newError(http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "Permissions cannot be read now; retry later").withCause(err)
 		}
