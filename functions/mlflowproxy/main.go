@@ -12,12 +12,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
+
+// permissionsCacheSize bounds the resources whose permission facts one container keeps.
+const permissionsCacheSize = 10000
 
 func main() {
 	cfg, log := startup.Config[mlflowproxy.Config]("mlflowproxy")
@@ -30,7 +34,13 @@ func main() {
 	if cfg.EventBusName != "" {
 		pub = eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
 	}
+	h := mlflowproxy.New(cfg, creds, store, pub, log).WithAudit(audit.NewWriter(os.Stdout, "mlflowproxy"))
 	// Audit records go to stdout beside the logs, where the log group's subscription filter takes them.
-	proxy := mlflowproxy.New(cfg, creds, store, pub, log).WithAudit(audit.NewWriter(os.Stdout, "mlflowproxy"))
-	lambda.Start(apigw.StreamingHandler(creds.Caller(proxy), log))
+	if !cfg.PermissionsOff {
+		// Per-resource permissions, in the same table: facts cached for PERMISSIONS_CACHE_TTL.
+		perms := permstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable)
+		h.WithPermissions(mlflowproxy.PermissionStore{Cached: permstore.NewCached(perms, cfg.Permissions.CacheTTL, permissionsCacheSize), Owners: perms},
+			cfg.Permissions.Policy(), nil)
+	}
+	lambda.Start(apigw.StreamingHandler(creds.Caller(h), log))
 }

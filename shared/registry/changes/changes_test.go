@@ -236,3 +236,35 @@ func TestEventIDIsPerChange(t *testing.T) {
 		t.Error("another request has the same event id")
 	}
 }
+
+func TestFields(t *testing.T) {
+	for _, tc := range []struct {
+		body, field string
+		want        string
+		wantErr     bool
+	}{
+		{`{"run_id":"r1"}`, "run_id", "r1", false},
+		{`{"runId":"r1"}`, "run_id", "r1", false},
+		{`{"run_id":"r1","runId":"r2"}`, "run_id", "", true},     // MLflow refuses both spellings
+		{`{"run_id":"r1","run_id":"r2"}`, "run_id", "r2", false}, // the last wins, as in a Python dict
+		{`{"Run_id":"r1"}`, "run_id", "", false},                 // keys exact, not folded
+		{`{"run_id":null}`, "run_id", "", false},
+		{`{"run_id":7}`, "run_id", "", true},
+		{`"{\"experiment_id\":\"3\"}"`, "experiment_id", "3", false}, // double-encoded
+		{`not json`, "experiment_id", "", false},                     // MLflow reads {}
+		{`[1]`, "experiment_id", "", true},
+	} {
+		f, err := changes.ReadFields([]byte(tc.body))
+		var got string
+		if err == nil {
+			got, err = f.String(tc.field)
+		}
+		if got != tc.want || (err != nil) != tc.wantErr {
+			t.Errorf("%s %s: %q %v, want %q error %v", tc.body, tc.field, got, err, tc.want, tc.wantErr)
+		}
+	}
+	f, _ := changes.ReadFields([]byte(`{"experimentIds":["1","2"]}`))
+	if ids, err := f.Strings("experiment_ids"); err != nil || len(ids) != 2 || ids[1] != "2" {
+		t.Errorf("experiment_ids: %v %v", ids, err)
+	}
+}

@@ -158,3 +158,37 @@ func (c *Client) SetModelVersionTag(ctx context.Context, name, version string, t
 	in := map[string]string{"name": name, "version": version, "key": tag.Key, "value": tag.Value}
 	return c.call(ctx, http.MethodPost, "model-versions/set-tag", nil, in, nil)
 }
+
+// TraceInfo is what the gateway reads of a trace: the experiment it belongs to.
+type TraceInfo struct {
+	RequestID    string `json:"request_id"`
+	ExperimentID string `json:"experiment_id"`
+}
+
+// GetTraceInfo is GET traces/{request_id}/info (a v3 trace id is accepted as the request id).
+func (c *Client) GetTraceInfo(ctx context.Context, traceID string) (*TraceInfo, error) {
+	var out struct {
+		TraceInfo TraceInfo `json:"trace_info"`
+	}
+	if err := c.call(ctx, http.MethodGet, "traces/"+url.PathEscape(traceID)+"/info", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out.TraceInfo, nil
+}
+
+// Experiment is what the gateway reads of an experiment.
+type Experiment struct {
+	ExperimentID string `json:"experiment_id"`
+	Name         string `json:"name"`
+}
+
+// GetExperimentByName is GET experiments/get-by-name.
+func (c *Client) GetExperimentByName(ctx context.Context, name string) (*Experiment, error) {
+	var out struct {
+		Experiment Experiment `json:"experiment"`
+	}
+	if err := c.call(ctx, http.MethodGet, "experiments/get-by-name", url.Values{"experiment_name": {name}}, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out.Experiment, nil
+}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 )
 
@@ -139,6 +140,13 @@ type Operation struct {
 	IDs      []IDField
 	// Served is who answers it: MLflow, or the gateway itself (never forwarded).
 	Served Server
+	// Needs is the permission the caller must hold on the resource (its experiment or registered
+	// model) for an operation on a resource of the registry's: MLflow's basic-auth app's level
+	// for the same RPC (needs.go). NoPermissions for an operation on no such resource.
+	Needs permissions.Level
+	// Creates marks the creates of an experiment or a registered model, which check
+	// permissions.Policy.CanCreate on the name instead of a level.
+	Creates bool
 }
 
 // Lookup finds the operation for a request: service and API version (empty for OTLP and
@@ -192,7 +200,7 @@ type entry struct {
 }
 
 var entries = func() []entry {
-	all := slices.Concat(operations, gatewayOperations)
+	all := slices.Concat(withNeeds(operations), gatewayOperations)
 	out := make([]entry, len(all))
 	for i, op := range all {
 		p := strings.Split(op.Endpoint, "/")

@@ -2,7 +2,6 @@ package mlflowproxy
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/changes"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowcatalog"
 )
 
@@ -134,83 +134,44 @@ func peekBody(r *http.Request, limit int) []byte {
 	return head
 }
 
-// requestResource is the resource a call addresses as the catalog's IDs locate it in the request:
-// the kind of the operation's resource and the first of its ids the request carries (a model
-// version's as name/version). The enforcement's resolution (ENF) may replace it.
+// requestResource is the resource a call addresses as the request names it (requestIDs, the
+// enforcement's reading of the catalog's IDs): the kind of the operation's resource and its ids,
+// a model version's as name/version. A request that names none, or that MLflow could not read,
+// names no id.
 func requestResource(op mlflowcatalog.Operation, route Route, r *http.Request, body []byte) audit.Resource {
 	res := audit.Resource{}
 	if op.Resource != mlflowcatalog.None {
 		res.Kind = op.Resource.String()
 	}
-	var fields map[string]json.RawMessage
-	if body != nil {
-		_ = json.Unmarshal(body, &fields) // MLflow refuses what is not a JSON object; no id then
+	ids, err := requestIDs(op, r, route.Endpoint, body)
+	if err != nil {
+		return res
 	}
-	value := func(id mlflowcatalog.IDField) string {
-		switch id.In {
-		case mlflowcatalog.Query:
-			return strings.Join(r.URL.Query()[id.Field], ",")
-		case mlflowcatalog.Path:
-			return pathParam(op.Endpoint, route.Endpoint, id.Field)
-		case mlflowcatalog.Body:
-			return jsonText(fields[id.Field])
-		}
-		return ""
+	parts := make([]string, len(ids))
+	for i, n := range ids {
+		parts[i] = n.id
 	}
-	for _, id := range op.IDs {
-		if v := value(id); v != "" {
-			res.ID = v
-			break
-		}
-	}
+	res.ID = strings.Join(parts, ",")
 	if op.Resource == mlflowcatalog.ModelVersion && res.ID != "" {
-		for _, id := range op.IDs {
-			if id.Field == "version" {
-				if v := value(id); v != "" {
-					res.ID += "/" + v
-				}
-			}
+		if v := versionOf(r, body); v != "" {
+			res.ID += "/" + v
 		}
 	}
 	return res
 }
 
-// pathParam is the value of {name} (or {name:path}) of pattern in endpoint.
-func pathParam(pattern, endpoint, name string) string {
-	ps, es := strings.Split(pattern, "/"), strings.Split(endpoint, "/")
-	for i, p := range ps {
-		if i >= len(es) {
-			return ""
-		}
-		switch p {
-		case "{" + name + "}":
-			return es[i]
-		case "{" + name + ":path}":
-			return strings.Join(es[i:], "/")
-		}
+// versionOf is the model version a registry call names, from its query or its body.
+func versionOf(r *http.Request, body []byte) string {
+	if v := r.URL.Query().Get("version"); v != "" {
+		return v
 	}
-	return ""
-}
-
-// jsonText is a JSON string's, number's or list of them's text; "" for anything else.
-func jsonText(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
+	if body == nil {
+		return ""
 	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
+	fields, err := changes.ReadFields(body)
+	if err != nil {
+		return ""
 	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) == nil {
-		var out []string
-		for _, e := range list {
-			if t := jsonText(e); t != "" {
-				out = append(out, t)
-			}
-		}
-		return strings.Join(out, ",")
-	}
-	return ""
+	v, _ := fields.String("version")
+	return v
 }

@@ -41,6 +41,9 @@ type Config struct {
 	// Permissions are the per-resource permission settings (PERMISSIONS_DEFAULT,
 	// PERMISSIONS_CACHE_TTL).
 	Permissions permstore.Config
+	// PermissionsOff turns per-resource permissions off (the bench's "permissions off" column);
+	// scopes still apply.
+	PermissionsOff bool `env:"PERMISSIONS_OFF"`
 }
 
 // Validate rejects a configuration the proxy cannot work with.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/access"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
@@ -46,7 +47,10 @@ type Handler struct {
 	// sources resolves the runs:/ source of the SDK's model-versions/create (complete.go).
 	sources modelsource.MLflow
 	gateway GatewayOperations // the gateway-served operations (gateway.go)
-	auditor Auditor // nil: no audit records (WithAudit)
+	auditor Auditor           // nil: no audit records (WithAudit)
+	// enforce checks per-resource permissions (enforce.go); nil: off. lookups resolve ids.
+	enforce *enforcement
+	lookups Lookups
 }
 
 // New builds the proxy. It owns one Transport for its whole life, which in Lambda is the
@@ -78,7 +82,8 @@ func New(cfg Config, creds upstream.Credentials, store Store, pub Publisher, log
 		ModifyResponse: h.modifyResponse,
 	}
 	// The same transport, so the resolution reaches MLflow with the same credentials.
-	h.sources = mlflow.New(cfg.MLflowURL, h.timeout, &http.Client{Transport: h.proxy.Transport})
+	client := mlflow.New(cfg.MLflowURL, h.timeout, &http.Client{Transport: h.proxy.Transport})
+	h.sources, h.lookups = client, client
 	return h
 }
 
@@ -95,6 +100,11 @@ type exchange struct {
 	// buffered to announce the change; "" for every other call, whose body streams.
 	operation   string
 	requestBody []byte
+	// resource is the experiment or registered model the call addresses, once known, and
+	// decision what the permission check made of it (enforce.go); the audit log reads both.
+	resource         permissions.Resource
+	decision         string
+	claimsExperiment bool // an experiments/create whose success makes the caller its owner
 }
 
 type exchangeKey struct{}
@@ -167,7 +177,8 @@ func (h *Handler) admit(r *http.Request) (*exchange, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := route.Operation(r.Method); err != nil {
+	op, err := route.Operation(r.Method)
+	if err != nil {
 		return nil, methodNotAllowed(r, err)
 	}
 	caller, err := h.authorize(r, route)
@@ -177,7 +188,11 @@ func (h *Handler) admit(r *http.Request) (*exchange, error) {
 	if route.Service == ServiceArtifacts && !h.serveArtifacts {
 		return nil, newError(http.StatusServiceUnavailable, "ARTIFACTS_DISABLED", "Artifact storage is not available through this gateway")
 	}
-	return &exchange{route: route, caller: caller, clientPath: r.URL.Path}, nil
+	ex := &exchange{route: route, caller: caller, clientPath: r.URL.Path}
+	if err := h.check(r, ex, op); err != nil {
+		return ex, err
+	}
+	return ex, nil
 }
 
 // route maps the path and vets the query, which goes out exactly as received.
@@ -330,6 +345,9 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		logging.FromContext(ctx).Warn("MLflow answered an error without JSON", upstreamAttrs(res, truncate(body), err)...)
 		replaceBody(res, upstreamError(res.StatusCode, ex.clientPath))
 		return nil
+	}
+	if ex.claimsExperiment && res.StatusCode >= 200 && res.StatusCode < 300 {
+		h.claimExperimentOwner(ex, res)
 	}
 	if ex.operation != "" && res.StatusCode >= 200 && res.StatusCode < 300 {
 		answer, whole, err := readAnswer(res)
