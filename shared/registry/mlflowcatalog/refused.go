@@ -42,7 +42,8 @@ var refusals = []Refusal{
 	// MLflow's build folder under another name; the page loads its files from static-files/.
 	{0, "build/**", "the web UI's assets"},
 	// One query may read many resources of every kind; per-resource permissions cannot judge it
-	// by its route. The UI's pages fall back to the REST calls (docs/architecture.md).
+	// by its route. MLflow 3.17's run page reads its run through it (mlflowGetRun), so that page
+	// does not load until the gateway judges GraphQL queries (open in issue 15).
 	{0, "graphql", "the web UI's GraphQL"},
 	{0, "health", "the server's liveness probe, for its host"},
 	{0, "ajax-api/3.0/jobs/**", "MLflow's server-side job runner"},
