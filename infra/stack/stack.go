@@ -105,7 +105,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s.API.Route("api/keys", "GET", keys, authorized)
 	s.API.Route("api/keys/{key_id}", "DELETE", keys, authorized)
 	// The stock MLflow client, whether its tracking URI is <api>/api/mlflow, <api>/mlflow or the
-	// bare <api> (SPEC section 6). Streamed, so downloads are not capped at 6 MB.
+	// bare <api> (SPEC section 6), and MLflow's web UI where the links it prints point. Streamed,
+	// so downloads and the UI's files are not capped at 6 MB or buffered.
 	for _, mount := range MLflowMounts {
 		s.API.Proxy(mount, proxy)
 	}
@@ -133,14 +134,23 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	return s
 }
 
-// MLflowMounts are the API paths the MLflow proxy serves, each with a {proxy+} below it.
-var MLflowMounts = []string{"api/mlflow", "mlflow", "api/2.0/mlflow", "api/2.0/mlflow-artifacts", "api/3.0/mlflow"}
+// MLflowMounts are the API paths the MLflow proxy serves, each with a {proxy+} below it: the
+// tracking-URI mounts, MLflow's API roots for a bare-host tracking URI, and there the web UI's
+// files and data calls (static-files/, ajax-api/), which its page names relative to itself.
+var MLflowMounts = []string{"api/mlflow", "mlflow", "api/2.0/mlflow", "api/2.0/mlflow-artifacts", "api/3.0/mlflow",
+	"static-files", "ajax-api"}
 
-// MLflowRoutes are the stock client's calls outside MLflow's API roots, for a bare-host tracking
-// URI, each open for the one method the client uses (the proxy's Route.Method): the server's
-// version, which the client asks before it exports spans, and the OTLP span export itself. Under
-// the other tracking URIs they arrive through api/mlflow and mlflow.
-var MLflowRoutes = []struct{ Path, Method string }{{"version", "GET"}, {"v1/traces", "POST"}}
+// MLflowRoutes are the proxy's paths outside its mounts' {proxy+}, each open for the one method
+// its callers use (the catalog's): for a bare-host tracking URI the client's server version, which
+// it asks before it exports spans, and the OTLP span export itself (under the other tracking URIs
+// they arrive through api/mlflow and mlflow); the web UI's page at each mount's root, which a
+// {proxy+} does not match ("" is the bare host's root), and, on the bare host, the artifact views
+// its pages link to.
+var MLflowRoutes = []struct{ Path, Method string }{
+	{"version", "GET"}, {"v1/traces", "POST"},
+	{"api/mlflow", "GET"}, {"mlflow", "GET"}, {"", "GET"},
+	{"get-artifact", "GET"}, {"model-versions/get-artifact", "GET"},
+}
 
 // upstream is how the functions reach MLflow: the same MLFLOW_URL and MLFLOW_UPSTREAM_AUTH for
 // each, and, for basic and bearer, the one secret they all read.

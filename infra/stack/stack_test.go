@@ -179,11 +179,29 @@ func TestMLflowProxyRoutes(t *testing.T) {
 	if !slices.Equal(routes, wantRoutes) {
 		t.Errorf("bare-host MLflow routes %v, want %v", routes, wantRoutes)
 	}
+	// MLflow's UI where the client's links point (<tracking URI>/#/experiments/…): the page at each
+	// tracking-URI mount's root, and on the bare host the files and data calls it names relatively.
+	for _, want := range []string{"GET api/mlflow", "GET mlflow", "GET ", "GET get-artifact", "GET model-versions/get-artifact"} {
+		if !slices.Contains(routes, want) {
+			t.Errorf("no streamed, authorized %q route for the MLflow UI: %v", want, routes)
+		}
+	}
+	for _, want := range []string{"static-files", "ajax-api"} {
+		if !slices.Contains(mounts, want) {
+			t.Errorf("no bare-host %s/{proxy+} for the MLflow UI: %v", want, mounts)
+		}
+	}
 	// The proxy serves each bare-host route, for its method: a route opened here that the proxy
 	// refused would answer differently from the mounts.
 	rt := mlflowproxy.NewRouter(&url.URL{Scheme: "http", Host: "mlflow"}, false)
 	for _, r := range stack.MLflowRoutes {
-		route, err := rt.Route("/"+r.Path, "")
+		path := "/" + r.Path
+		if slices.Contains(stack.MLflowMounts, r.Path) {
+			// A mount's root: the proxy redirects it to the page's URL, "/" added, which API
+			// Gateway routes to the same resource.
+			path += "/"
+		}
+		route, err := rt.Route(path, "")
 		if err != nil {
 			t.Errorf("%s /%s: the proxy refuses it: %v", r.Method, r.Path, err)
 		} else if _, err := route.Operation(r.Method); err != nil {

@@ -1,6 +1,7 @@
 // Package mlflowcatalog is the one table of the MLflow operations the gateway passes: every route
-// of the pinned MLflow (2.0 and 3.0 REST under api/ and ajax-api/, the artifacts service, OTLP,
-// /version) mapped to MLflow's name for it, the access it needs, the resource it addresses and
+// of the pinned MLflow (2.0 and 3.0 REST under api/ and ajax-api/, the web UI's ajax-api-only data
+// routes, the artifacts service, OTLP, /version, and the web UI's page, static files and artifact
+// views) mapped to MLflow's name for it, the access it needs, the resource it addresses and
 // where the request carries that resource's id. Every other route MLflow has is in Refusals with
 // the reason. The proxy's route admission and read/write classification are views of this table;
 // per-resource authorization, registry events and the audit log key on Operation.Name.
@@ -33,6 +34,10 @@ const (
 	OTLP
 	// Version is /version, which the client calls to learn the server's release.
 	Version
+	// UI is MLflow's web app outside the API roots: its page (endpoint ""), its static files and
+	// the artifact views it links to, each under the tracking-URI mounts and the bare host. Its
+	// data calls are Tracking's, under ajax-api/.
+	UI
 )
 
 func (s Service) String() string {
@@ -45,6 +50,8 @@ func (s Service) String() string {
 		return "otlp"
 	case Version:
 		return "version"
+	case UI:
+		return "ui"
 	}
 	return "none"
 }
@@ -134,6 +141,9 @@ type Operation struct {
 	// Versions are the API versions it is served under ("2.0", "3.0"); none for OTLP and
 	// Version, which are not under a versioned root.
 	Versions []string
+	// UIOnly marks a route MLflow serves under ajax-api/ alone, for its web UI (metric charts,
+	// artifact views, uploads): the gateway passes it there and nowhere else, as MLflow does.
+	UIOnly bool
 	// Access is the level it needs: principal.Read, Write or Admin.
 	Access   principal.Level
 	Resource Resource
@@ -179,6 +189,18 @@ func Methods(service Service, version, endpoint string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// UIOnly reports whether every operation of the endpoint is UIOnly: one MLflow serves under
+// ajax-api/ alone, so its api/ spelling names no operation.
+func UIOnly(service Service, version, endpoint string) bool {
+	found := match(service, version, endpoint)
+	for _, e := range found {
+		if !e.op.UIOnly {
+			return false
+		}
+	}
+	return len(found) > 0
 }
 
 // Operations returns a copy of the whole catalog.

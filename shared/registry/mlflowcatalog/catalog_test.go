@@ -47,16 +47,33 @@ func TestLookup(t *testing.T) {
 		{mc.Artifacts, "2.0", "POST", "mpu/create/1/r/big.bin", "CreateMultipartUpload", principal.Write, mc.ArtifactPath},
 		{mc.OTLP, "", "POST", "v1/traces", "OTLPExportTraces", principal.Write, mc.Trace},
 		{mc.Version, "", "GET", "version", "GetServerVersion", principal.Read, mc.None},
+		// The web UI: its page and files read no resource; its data routes name theirs.
+		{mc.UI, "", "GET", "", "GetUIPage", principal.Read, mc.None},
+		{mc.UI, "", "HEAD", "", "GetUIPage", principal.Read, mc.None},
+		{mc.UI, "", "GET", "static-files/static/js/main.c2f5f8d4.js", "ServeStaticFile", principal.Read, mc.None},
+		{mc.UI, "", "GET", "get-artifact", "ServeArtifacts", principal.Read, mc.Run},
+		{mc.UI, "", "GET", "model-versions/get-artifact", "ServeModelVersionArtifact", principal.Read, mc.ModelVersion},
+		{mc.Tracking, "2.0", "GET", "metrics/get-history-bulk", "ServeGetMetricHistoryBulk", principal.Read, mc.Run},
+		{mc.Tracking, "2.0", "POST", "upload-artifact", "ServeUploadArtifact", principal.Write, mc.Run},
+		{mc.Tracking, "3.0", "GET", "get-trace-artifact", "ServeGetTraceArtifact", principal.Read, mc.Trace},
+		{mc.Tracking, "2.0", "GET", "logged-models/m-1/artifacts/files", "ServeGetLoggedModelArtifact", principal.Read, mc.LoggedModel},
+		{mc.Tracking, "2.0", "POST", "experiments/search-datasets", "ServeSearchDatasets", principal.Read, mc.Experiment},
 		// Not in the catalog.
-		{mc.Tracking, "3.0", "POST", "runs/search", "", 0, 0},          // MLflow serves it under 2.0 only
-		{mc.Tracking, "2.0", "POST", "runs/search/", "", 0, 0},         // MLflow's rules are strict about the slash
-		{mc.Tracking, "2.0", "POST", "runs/search-extra", "", 0, 0},    // whole, never by prefix
-		{mc.Tracking, "2.0", "POST", "Runs/Search", "", 0, 0},          // case-sensitive, as Flask
-		{mc.Tracking, "2.0", "PUT", "runs/search", "", 0, 0},           // wrong method
-		{mc.Tracking, "2.0", "GET", "logged-models//tags/k", "", 0, 0}, // an empty parameter
-		{mc.Tracking, "2.0", "GET", "logged-models/m-1/x/y", "", 0, 0}, // one segment only
-		{mc.Artifacts, "2.0", "GET", "artifacts/", "", 0, 0},           // an empty artifact path
-		{mc.Artifacts, "3.0", "GET", "artifacts/a", "", 0, 0},          // no 3.0 artifacts service
+		{mc.UI, "", "POST", "", "", 0, 0},                                 // the page is read only
+		{mc.UI, "", "GET", "static-files", "", 0, 0},                      // no file named
+		{mc.UI, "", "GET", "static-files/", "", 0, 0},                     // no file named
+		{mc.UI, "", "GET", "index.html", "", 0, 0},                        // MLflow serves the page at its root only
+		{mc.UI, "2.0", "GET", "get-artifact", "", 0, 0},                   // not versioned
+		{mc.Tracking, "3.0", "GET", "metrics/get-history-bulk", "", 0, 0}, // 2.0 only
+		{mc.Tracking, "3.0", "POST", "runs/search", "", 0, 0},             // MLflow serves it under 2.0 only
+		{mc.Tracking, "2.0", "POST", "runs/search/", "", 0, 0},            // MLflow's rules are strict about the slash
+		{mc.Tracking, "2.0", "POST", "runs/search-extra", "", 0, 0},       // whole, never by prefix
+		{mc.Tracking, "2.0", "POST", "Runs/Search", "", 0, 0},             // case-sensitive, as Flask
+		{mc.Tracking, "2.0", "PUT", "runs/search", "", 0, 0},              // wrong method
+		{mc.Tracking, "2.0", "GET", "logged-models//tags/k", "", 0, 0},    // an empty parameter
+		{mc.Tracking, "2.0", "GET", "logged-models/m-1/x/y", "", 0, 0},    // one segment only
+		{mc.Artifacts, "2.0", "GET", "artifacts/", "", 0, 0},              // an empty artifact path
+		{mc.Artifacts, "3.0", "GET", "artifacts/a", "", 0, 0},             // no 3.0 artifacts service
 		{mc.Tracking, "", "GET", "experiments/get", "", 0, 0},
 		{mc.Version, "2.0", "GET", "version", "", 0, 0},
 		{mc.OTLP, "", "GET", "v1/traces", "", 0, 0},
@@ -117,7 +134,15 @@ func TestRefused(t *testing.T) {
 		{mc.Tracking, "assistant/sessions/s1/stream", true},
 		{mc.Tracking, "jobs/j1", true},
 		{mc.Tracking, "prompt-optimization/jobs/j-1/cancel", true},
-		{mc.Tracking, "logged-models/m-1/artifacts/files", true},
+		{mc.Tracking, "scorer/invoke", true},
+		{mc.Tracking, "ui-telemetry", true},
+		{mc.Tracking, "demo/generate", true},
+		{0, "graphql", true},
+		// The UI's own data routes are operations now, not refusals.
+		{mc.Tracking, "logged-models/m-1/artifacts/files", false},
+		{mc.Tracking, "metrics/get-history-bulk", false},
+		{0, "", false},
+		{0, "static-files/static/js/main.js", false},
 		{mc.Tracking, "ui-telemetry/", true},
 		{mc.Tracking, "runs/create", false},
 		{mc.Tracking, "logged-models/m-1/artifacts/directories", false},
@@ -125,6 +150,27 @@ func TestRefused(t *testing.T) {
 	} {
 		if _, got := mc.Refused(tc.service, tc.endpoint); got != tc.want {
 			t.Errorf("Refused(%s, %q) = %v", tc.service, tc.endpoint, got)
+		}
+	}
+}
+
+func TestUIOnly(t *testing.T) {
+	for _, tc := range []struct {
+		service           mc.Service
+		version, endpoint string
+		want              bool
+	}{
+		{mc.Tracking, "2.0", "metrics/get-history-bulk", true},
+		{mc.Tracking, "2.0", "upload-artifact", true},
+		{mc.Tracking, "3.0", "get-trace-artifact", true},
+		{mc.Tracking, "2.0", "logged-models/m-1/artifacts/files", true},
+		{mc.Tracking, "2.0", "metrics/get-history-bulk-interval", false}, // served under api/ too
+		{mc.Tracking, "2.0", "experiments/search", false},
+		{mc.Tracking, "2.0", "logged-models/m-1", false},
+		{mc.Tracking, "2.0", "no-such", false},
+	} {
+		if got := mc.UIOnly(tc.service, tc.version, tc.endpoint); got != tc.want {
+			t.Errorf("UIOnly(%s %s %s) = %v", tc.service, tc.version, tc.endpoint, got)
 		}
 	}
 }

@@ -139,7 +139,15 @@ type key struct {
 }
 
 // gatewayNames are the catalog's names for routes MLflow names after a handler.
-var gatewayNames = map[string]string{"v1/traces": "OTLPExportTraces", "version": "GetServerVersion"}
+var gatewayNames = map[string]string{"v1/traces": "OTLPExportTraces", "version": "GetServerVersion", "": "GetUIPage"}
+
+// uiPaths are the web UI's routes outside the API roots the catalog serves (Service UI), by
+// MLflow's rule; "/" is the page, endpoint "".
+var uiPaths = map[string]string{
+	"/static-files/{path:path}":    "static-files/{path:path}",
+	"/get-artifact":                "get-artifact",
+	"/model-versions/get-artifact": "model-versions/get-artifact",
+}
 
 // TestCatalogCoversTheInstalledMLflow fails naming each route of the installed MLflow that is
 // neither in the catalog nor refused, each catalog entry MLflow no longer has (or serves under
@@ -167,6 +175,8 @@ func TestCatalogCoversTheInstalledMLflow(t *testing.T) {
 			k = key{service: mlflowcatalog.OTLP, method: r.Method, endpoint: "v1/traces"}
 		case r.Path == "/version":
 			k = key{service: mlflowcatalog.Version, method: r.Method, endpoint: "version"}
+		case uiPaths[r.Path] != "" || r.Path == "/":
+			k = key{service: mlflowcatalog.UI, method: r.Method, endpoint: uiPaths[r.Path]}
 		default:
 			outside = append(outside, r)
 			continue
@@ -209,8 +219,10 @@ func TestCatalogCoversTheInstalledMLflow(t *testing.T) {
 				t.Errorf("catalog entry %s is served by the gateway, but it is a route of MLflow's %s app, not the basic-auth app's", op.Name, s.app)
 			case !ok:
 				t.Errorf("catalog entry %s (%s %s %s under %q) is not a route of the installed MLflow", op.Name, op.Service, op.Method, op.Endpoint, v)
-			case op.Service <= mlflowcatalog.Artifacts && !(s.roots["api"] && s.roots["ajax-api"]):
+			case op.Service <= mlflowcatalog.Artifacts && !op.UIOnly && !(s.roots["api"] && s.roots["ajax-api"]):
 				t.Errorf("catalog entry %s: MLflow serves %s %s under %v only", op.Name, op.Method, op.Endpoint, s.roots)
+			case op.UIOnly && (s.roots["api"] || !s.roots["ajax-api"] || !mlflowcatalog.UIOnly(op.Service, v, fill(op.Endpoint))):
+				t.Errorf("catalog entry %s is UIOnly: MLflow serves %s %s under %v", op.Name, op.Method, op.Endpoint, keys(s.roots))
 			case op.Name != s.name && op.Name != gatewayNames[op.Endpoint]:
 				t.Errorf("catalog entry %s: MLflow names %s %s %s %s", op.Name, op.Method, op.Endpoint, v, s.name)
 			}

@@ -20,6 +20,17 @@ var needs = map[string]permissions.Level{
 	"DeleteExperiment":    permissions.Manage,
 	"RestoreExperiment":   permissions.Manage,
 
+	// The web UI's own routes (ui.go in the proxy), which MLflow's basic-auth app checks by path
+	// with the same validators: reading a run's, trace's, logged model's or version's files and
+	// metrics needs Read; the UI's upload into a run updates it.
+	"ServeArtifacts":              permissions.Read,
+	"ServeModelVersionArtifact":   permissions.Read,
+	"ServeGetMetricHistoryBulk":   permissions.Read,
+	"ServeGetTraceArtifact":       permissions.Read,
+	"ServeGetLoggedModelArtifact": permissions.Read,
+	"ServeSearchDatasets":         permissions.Read,
+	"ServeUploadArtifact":         permissions.Edit,
+
 	// Runs: their experiment's.
 	"GetRun":                       permissions.Read,
 	"SearchRuns":                   permissions.Read,

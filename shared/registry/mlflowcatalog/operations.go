@@ -245,6 +245,23 @@ var operations = []Operation{
 	{Name: "CreateMultipartUpload", Service: Artifacts, Method: "POST", Endpoint: "mpu/create/{artifact_path:path}", Versions: v("2.0"), Access: principal.Write, Resource: ArtifactPath, IDs: ids(p("artifact_path"), b("path"))},
 	{Name: "GetPresignedDownloadUrl", Service: Artifacts, Method: "GET", Endpoint: "presigned/{artifact_path:path}", Versions: v("2.0"), Access: principal.Read, Resource: ArtifactPath, IDs: ids(p("artifact_path"))},
 
+	// The web UI's data routes MLflow serves under ajax-api/ alone (UIOnly): charts, artifact views,
+	// the run page's upload and the dataset search. Each names the resource it reads or changes, so
+	// per-resource permissions apply to the UI as to the API.
+	{Name: "ServeSearchDatasets", Service: Tracking, Method: "POST", Endpoint: "experiments/search-datasets", Versions: v("2.0"), UIOnly: true, Access: principal.Read, Resource: Experiment, IDs: ids(b("experiment_ids"))},
+	{Name: "ServeGetTraceArtifact", Service: Tracking, Method: "GET", Endpoint: "get-trace-artifact", Versions: v("2.0", "3.0"), UIOnly: true, Access: principal.Read, Resource: Trace, IDs: ids(q("request_id"))},
+	{Name: "ServeGetLoggedModelArtifact", Service: Tracking, Method: "GET", Endpoint: "logged-models/{model_id}/artifacts/files", Versions: v("2.0"), UIOnly: true, Access: principal.Read, Resource: LoggedModel, IDs: ids(p("model_id"), q("artifact_file_path"))},
+	{Name: "ServeGetMetricHistoryBulk", Service: Tracking, Method: "GET", Endpoint: "metrics/get-history-bulk", Versions: v("2.0"), UIOnly: true, Access: principal.Read, Resource: Run, IDs: ids(q("run_id"))},
+	{Name: "ServeUploadArtifact", Service: Tracking, Method: "POST", Endpoint: "upload-artifact", Versions: v("2.0"), UIOnly: true, Access: principal.Write, Resource: Run, IDs: ids(q("run_uuid"), q("path"))},
+
+	// The web UI itself, outside the API roots (UI): the page (MLflow serves index.html at its root;
+	// the routes are hash routes, so one page serves them all), its static files, and the artifact
+	// views its pages link to. The page and the files are MLflow's build, the same for everyone.
+	{Name: "GetUIPage", Service: UI, Method: "GET", Endpoint: "", Access: principal.Read, Resource: None},
+	{Name: "ServeStaticFile", Service: UI, Method: "GET", Endpoint: "static-files/{path:path}", Access: principal.Read, Resource: None},
+	{Name: "ServeArtifacts", Service: UI, Method: "GET", Endpoint: "get-artifact", Access: principal.Read, Resource: Run, IDs: ids(q("run_id"), q("run_uuid"), q("path"))},
+	{Name: "ServeModelVersionArtifact", Service: UI, Method: "GET", Endpoint: "model-versions/get-artifact", Access: principal.Read, Resource: ModelVersion, IDs: ids(q("name"), q("version"), q("path"))},
+
 	// Outside the versioned API roots.
 	{Name: "OTLPExportTraces", Service: OTLP, Method: "POST", Endpoint: "v1/traces", Access: principal.Write, Resource: Trace},
 	{Name: "GetServerVersion", Service: Version, Method: "GET", Endpoint: "version", Access: principal.Read, Resource: None},

@@ -117,6 +117,11 @@ func exchangeOf(ctx context.Context) *exchange {
 // ServeHTTP proxies one call: refused with an MLflow-shaped error when the path or the caller's
 // scopes do not allow it, otherwise relayed to MLflow within the time budget and streamed back.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if loc, ok := mountRootRedirect(r); ok {
+		w.Header().Set("Location", loc)
+		w.WriteHeader(http.StatusPermanentRedirect)
+		return
+	}
 	call := h.startAudit(w, r) // audit.go: every write and refusal, once answered
 	defer call.record()
 	w = call.response
@@ -319,6 +324,7 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		return errHeaderTimeout // the timer fired as the headers arrived; the call is cancelled
 	}
 	res.Header.Del("X-Request-Id") // ours, set by the Lambda adapter, identifies the request
+	setUIHeaders(ex.route, res.StatusCode, res.Header)
 	ctx := res.Request.Context()
 	switch {
 	case res.StatusCode >= http.StatusInternalServerError:

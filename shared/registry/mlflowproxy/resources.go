@@ -108,10 +108,12 @@ func requestIDs(op mlflowcatalog.Operation, r *http.Request, endpoint string, bo
 				}
 				query = q
 			}
-			if list {
-				values = query[f.Field]
-			} else if v := query.Get(f.Field); v != "" {
-				values = []string{v}
+			// Every value of a repeated parameter, whichever MLflow reads: get-history-bulk
+			// reads them all under a singular name (run_id=…&run_id=…), others the first.
+			for _, v := range query[f.Field] {
+				if v != "" {
+					values = append(values, v)
+				}
 			}
 		case mlflowcatalog.Body:
 			if fields == nil {

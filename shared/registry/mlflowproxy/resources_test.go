@@ -17,7 +17,10 @@ func TestRequestIDs(t *testing.T) {
 		want             []named
 		wantErr          string
 	}{
-		{mlflowcatalog.Tracking, "GET", "runs/get", "run_id=r1&run_id=r2", "", []named{{idRun, "r1"}}, ""}, // Flask's args.get: the first
+		// Every value of a repeated parameter is checked: get-history-bulk reads them all under a
+		// singular name, and a second run must not ride on the first one's permission.
+		{mlflowcatalog.Tracking, "GET", "runs/get", "run_id=r1&run_id=r2", "", []named{{idRun, "r1"}, {idRun, "r2"}}, ""},
+		{mlflowcatalog.Tracking, "GET", "metrics/get-history-bulk", "run_id=r1&run_id=r2&metric_key=m", "", []named{{idRun, "r1"}, {idRun, "r2"}}, ""},
 		{mlflowcatalog.Tracking, "GET", "runs/get", "run_uuid=r9", "", []named{{idRun, "r9"}}, ""},
 		{mlflowcatalog.Tracking, "GET", "runs/get", "run_id=&run_uuid=r9", "", []named{{idRun, "r9"}}, ""},
 		{mlflowcatalog.Tracking, "GET", "runs/get", "", "", nil, "names no resource"},

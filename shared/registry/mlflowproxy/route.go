@@ -108,6 +108,11 @@ var mounts = []struct {
 	{"/api/3.0/mlflow/", false},
 	{"/version", false},
 	{"/v1/traces", false},
+	// The web UI on the bare host (ui.go); under the other mounts it is below their prefix.
+	{"/ajax-api/", false},
+	{"/static-files/", false},
+	{"/get-artifact", false},
+	{"/model-versions/get-artifact", false},
 }
 
 // apis are MLflow's REST API roots: <root>/<version>/<name>/<endpoint>. MLflow registers every
@@ -145,9 +150,15 @@ func (rt Router) Route(path, rawPath string) (Route, error) {
 	if len(decoded) > 0 && strings.Contains(decoded[0], ":") {
 		return Route{}, unsafePath("an absolute URL")
 	}
-	route, ok := identify(decoded)
+	route, ok := identifyUI(decoded)
+	if !ok {
+		route, ok = identify(decoded)
+	}
 	if !ok {
 		return Route{}, notAPI("not an MLflow API endpoint")
+	}
+	if decoded[0] == "api" && mlflowcatalog.UIOnly(route.Service, route.Version, route.Endpoint) {
+		return Route{}, unknown("MLflow serves this endpoint under ajax-api/ only")
 	}
 	// Admission is the catalog's: refused routes say why, and an endpoint no operation has is
 	// unknown, whatever MLflow would answer.
@@ -205,6 +216,9 @@ func (rt Router) upstream(segs []string) *url.URL {
 // under MLflow's base URL.
 func unmount(segs []string) ([]string, bool) {
 	joined := "/" + strings.Join(segs, "/")
+	if joined == "/" {
+		return segs, true // the bare host's root: the UI's page
+	}
 	for _, m := range mounts {
 		if !strings.HasPrefix(joined, m.prefix) || !strings.HasSuffix(m.prefix, "/") && joined != m.prefix {
 			continue

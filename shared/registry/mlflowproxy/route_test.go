@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowcatalog"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 )
 
@@ -77,6 +78,25 @@ func TestRouteMounts(t *testing.T) {
 			base + "/version", mlflowproxy.ServiceVersion, "", "version"},
 		{"ajax leaves span export alone", "/v1/traces", "", true,
 			base + "/v1/traces", mlflowproxy.ServiceOTLP, "", "v1/traces"},
+		// The web UI under each tracking-URI mount and the bare host: the page at the mount's root,
+		// its files and data calls relative to it (ui.go).
+		{"UI page under the tracking URI", "/api/mlflow/", "", false, base + "/", mlflowproxy.ServiceUI, "", ""},
+		{"UI page under the short mount", "/mlflow/", "", false, base + "/", mlflowproxy.ServiceUI, "", ""},
+		{"UI page on the bare host", "/", "", false, base + "/", mlflowproxy.ServiceUI, "", ""},
+		{"UI page with MLFLOW_AJAX_API", "/api/mlflow/", "", true, base + "/", mlflowproxy.ServiceUI, "", ""},
+		{"UI static file", "/api/mlflow/static-files/static/js/main.c2f5f8d4.js", "", false,
+			base + "/static-files/static/js/main.c2f5f8d4.js", mlflowproxy.ServiceUI, "", "static-files/static/js/main.c2f5f8d4.js"},
+		{"UI static file on the bare host", "/static-files/favicon.ico", "", false,
+			base + "/static-files/favicon.ico", mlflowproxy.ServiceUI, "", "static-files/favicon.ico"},
+		{"UI artifact view", "/mlflow/get-artifact", "", false, base + "/get-artifact", mlflowproxy.ServiceUI, "", "get-artifact"},
+		{"UI model-version artifact view", "/model-versions/get-artifact", "", false,
+			base + "/model-versions/get-artifact", mlflowproxy.ServiceUI, "", "model-versions/get-artifact"},
+		{"UI data call on the bare host", "/ajax-api/2.0/mlflow/experiments/search", "", false,
+			base + "/ajax-api/2.0/mlflow/experiments/search", mlflowproxy.ServiceTracking, "2.0", "experiments/search"},
+		{"UI-only data call", "/api/mlflow/ajax-api/2.0/mlflow/metrics/get-history-bulk", "", false,
+			base + "/ajax-api/2.0/mlflow/metrics/get-history-bulk", mlflowproxy.ServiceTracking, "2.0", "metrics/get-history-bulk"},
+		{"UI-only data call on the bare host", "/ajax-api/3.0/mlflow/get-trace-artifact", "", true,
+			base + "/ajax-api/3.0/mlflow/get-trace-artifact", mlflowproxy.ServiceTracking, "3.0", "get-trace-artifact"},
 		// Encodings: API Gateway's still-encoded path, net/http's decoded one, and RawPath.
 		{"encoded path (API Gateway)", "/api/mlflow/api/2.0/mlflow-artifacts/artifacts/my%20file.txt", "", false,
 			base + "/api/2.0/mlflow-artifacts/artifacts/my%20file.txt", mlflowproxy.ServiceArtifacts, "2.0", "artifacts/my file.txt"},
@@ -166,8 +186,8 @@ func TestRouteRefusesUnsafePaths(t *testing.T) {
 
 func TestRouteRefusesWhatIsNotMLflowsAPI(t *testing.T) {
 	for _, path := range []string{
-		"/api/mlflow/",                        // the UI
-		"/api/mlflow/static-files/app.js",     // the UI's assets
+		"/api/mlflow/index.html",              // the page is served at the mount's root only
+		"/api/mlflow/static/js/main.js",       // the UI's files are under static-files/
 		"/mlflow/graphql",                     // the UI's GraphQL
 		"/api/mlflow/health",                  // not part of the API
 		"/api/mlflow/api/2.0/mlflow",          // no endpoint
@@ -195,7 +215,8 @@ func TestRouteRefusesWhatIsNotMLflowsAPI(t *testing.T) {
 		"/api/mlflow/v1",
 		"/api/mlflow/ajax-api/v1/traces",
 		"/api/mlflow/api/v1/traces",
-		"/",
+		"/index.html",
+		"/favicon.ico",
 	} {
 		if _, err := router(t, "http://m", false).Route(path, ""); !errors.Is(err, mlflowproxy.ErrNotMLflowAPI) {
 			t.Errorf("%q: err %v, want ErrNotMLflowAPI", path, err)
@@ -310,8 +331,9 @@ def served(p):
 print("\n".join(p + "\t" + ("served" if served(p) else "unserved") for p in sorted(paths)))
 `
 
-// internalRoutes are MLflow 3.17's localhost-only, server-internal and UI-only routes under its
-// API roots, each as a client would send it through the tracking-URI mount: refused for everyone.
+// internalRoutes are MLflow 3.17's localhost-only and server-internal routes under its API roots
+// (the UI's own data routes are served: TestRouteMounts), each as a client would send it through
+// the tracking-URI mount: refused for everyone.
 var internalRoutes = []struct{ method, path string }{
 	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/assistant/message"},
 	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/assistant/config"},
@@ -339,12 +361,6 @@ var internalRoutes = []struct{ method, path string }{
 	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/prompt-optimization/jobs/search"},
 	{"POST", "/api/mlflow/ajax-api/3.0/mlflow/prompt-optimization/jobs/j-1/cancel"},
 	{"DELETE", "/api/mlflow/ajax-api/3.0/mlflow/prompt-optimization/jobs/j-1"},
-	{"POST", "/api/mlflow/ajax-api/2.0/mlflow/upload-artifact"},
-	{"GET", "/api/mlflow/ajax-api/2.0/mlflow/get-trace-artifact"},
-	{"GET", "/api/mlflow/ajax-api/3.0/mlflow/get-trace-artifact"},
-	{"GET", "/api/mlflow/ajax-api/2.0/mlflow/logged-models/m-1/artifacts/files"},
-	{"GET", "/api/mlflow/ajax-api/2.0/mlflow/metrics/get-history-bulk"},
-	{"POST", "/api/mlflow/ajax-api/2.0/mlflow/experiments/search-datasets"},
 	// Outside the API roots the gateway routes at all.
 	{"POST", "/api/mlflow/ajax-api/3.0/jobs/"},
 	{"POST", "/api/mlflow/ajax-api/3.0/jobs/search"},
@@ -352,8 +368,6 @@ var internalRoutes = []struct{ method, path string }{
 	{"POST", "/api/mlflow/gateway/proxy/e1/anything"},
 	{"POST", "/api/mlflow/gateway/e1/mlflow/invocations"},
 	{"GET", "/api/mlflow/graphql"},
-	{"GET", "/api/mlflow/get-artifact"},
-	{"GET", "/api/mlflow/model-versions/get-artifact"},
 	{"GET", "/api/mlflow/health"},
 }
 
@@ -371,6 +385,30 @@ func variants(path string) []string {
 		}
 	}
 	return out
+}
+
+// The UI's own data routes are MLflow's under ajax-api/ alone: their api/ spelling is no operation,
+// with or without MLFLOW_AJAX_API (which would otherwise send it to the ajax-api/ twin).
+func TestRouteServesUIOnlyRoutesUnderAjaxAPIOnly(t *testing.T) {
+	for _, ajax := range []bool{false, true} {
+		rt := router(t, "http://m:5000", ajax)
+		for _, path := range []string{
+			"/api/mlflow/api/2.0/mlflow/metrics/get-history-bulk",
+			"/api/2.0/mlflow/upload-artifact",
+			"/mlflow/api/3.0/mlflow/get-trace-artifact",
+			"/api/2.0/mlflow/logged-models/m-1/artifacts/files",
+			"/api/2.0/mlflow/experiments/search-datasets",
+		} {
+			if _, err := rt.Route(path, ""); !errors.Is(err, mlflowproxy.ErrUnknownEndpoint) {
+				t.Errorf("ajax=%v %s: err %v, want ErrUnknownEndpoint", ajax, path, err)
+			}
+			ajaxPath := strings.Replace(path, "/api/2.0/", "/ajax-api/2.0/", 1)
+			ajaxPath = strings.Replace(ajaxPath, "/api/3.0/", "/ajax-api/3.0/", 1)
+			if _, err := rt.Route(ajaxPath, ""); err != nil {
+				t.Errorf("ajax=%v %s: %v", ajax, ajaxPath, err)
+			}
+		}
+	}
 }
 
 func TestRouteRefusesMLflowInternalEndpoints(t *testing.T) {
@@ -395,7 +433,7 @@ func TestRouteRefusesMLflowInternalEndpoints(t *testing.T) {
 func TestInternalEndpointsOfTheInstalledMLflow(t *testing.T) {
 	out := runPython(t, "", "-W", "ignore", "-c", serverInternalRoutes)
 	rt := router(t, "http://m:5000", false)
-	n, executing := 0, map[string]bool{}
+	n, executing, uiServed := 0, map[string]bool{}, map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		path, why, _ := strings.Cut(sc.Text(), "\t")
@@ -404,9 +442,18 @@ func TestInternalEndpointsOfTheInstalledMLflow(t *testing.T) {
 			executing[path] = true
 		}
 		for _, mount := range []string{"/api/mlflow", "/mlflow", ""} {
-			if route, err := rt.Route(mount+path, ""); err == nil {
-				t.Errorf("%s%s is served (%s); MLflow lists it as %s", mount, path, route.URL, why)
+			route, err := rt.Route(mount+path, "")
+			if err != nil {
+				continue
 			}
+			// The UI's own routes are served when the catalog names them the UI's, and only where
+			// MLflow serves them; what runs work on the server or is a router's never is.
+			isUI := route.Service == mlflowproxy.ServiceUI || mlflowcatalog.UIOnly(route.Service, route.Version, route.Endpoint)
+			if isUI && !strings.HasPrefix(why, "executes") && !strings.HasPrefix(why, "in ") {
+				uiServed[path] = true
+				continue
+			}
+			t.Errorf("%s%s is served (%s); MLflow lists it as %s", mount, path, route.URL, why)
 		}
 	}
 	if n < 30 {
@@ -418,7 +465,7 @@ func TestInternalEndpointsOfTheInstalledMLflow(t *testing.T) {
 			t.Errorf("%s is not found to execute on the server:\n%s", known, out)
 		}
 	}
-	t.Logf("%d internal routes refused, %d of them executing on the server", n, len(executing))
+	t.Logf("%d internal routes: %d the UI's own, served; the rest refused, %d of them executing on the server", n, len(uiServed), len(executing))
 }
 
 // serverInternalRoutes prints MLflow's internal routes, one a line as "<path>\t<why>", path
