@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/signin"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
@@ -27,5 +28,6 @@ func main() {
 	if cfg.EventBusName != "" {
 		pub = eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
 	}
-	lambda.Start(apigw.StreamingHandler(creds.Caller(mlflowproxy.New(cfg, creds, store, pub, log)), log))
+	// A UI session's writes must come from the gateway's own pages (signin.Guard).
+	lambda.Start(apigw.StreamingHandler(signin.Guard(creds.Caller(mlflowproxy.New(cfg, creds, store, pub, log))), log))
 }
