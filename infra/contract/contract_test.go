@@ -44,6 +44,8 @@ func TestSharedTypes(t *testing.T) {
 		"ALLOWED_KEY_PREFIXES": {"authorizer", "keys"},
 		"ADMIN_EMAILS":         {"keys", "mlflowproxy", "register"},
 		"REGISTRATIONS_TABLE":  {"mlflowproxy", "outbox", "register"},
+		"SESSIONS_TABLE":       {"authorizer", "uisession"},
+		"SESSION_SECRET_ARN":   {"authorizer", "uisession"},
 	} {
 		for _, fn := range fns {
 			if !slices.Contains(contract.Functions[fn].Vars, v) {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -111,6 +112,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s.API.Route("api/models/register", "POST", register, authorized)
 	s.API.Route("api/models/tokenized-registration-events", "POST", register, authorized)
 	s.API.Route("api/registrations/{registration_id}", "GET", register, authorized)
+	s.signin(st, env, fn, authorizer, proxy)
 	s.API.PreflightAsText()
 
 	s.Alarms = newAlarms(st, env, s.API)
@@ -225,6 +227,7 @@ func (s *Stack) authorizerEnv(env EnvConfig) map[string]string {
 		"ALLOWED_KEY_PREFIXES": strings.Join(env.AllowedKeyPrefixes, ","),
 		"AUTH_CACHE_TTL":       seconds(env.AuthCacheTTLSeconds),
 	}
+	e["SESSIONS_TABLE"] = *s.Data.Sessions.TableName()
 	if env.AuthSource == "external" {
 		e["AUTH_SERVICE_URL"] = env.AuthServiceURL
 		e["AUTH_SERVICE_ID"] = env.AuthServiceID
@@ -252,3 +255,50 @@ func seconds(n int) string { return fmt.Sprintf("%ds", n) }
 
 // StackName is the CloudFormation stack name of an environment.
 func StackName(env string) string { return fmt.Sprintf("HokusaiRegistryGateway-%s", env) }
+
+// signin is sign-in to the MLflow UI (shared/auth/signin): the session secret, the uisession
+// function and its routes, the authorizer's read of sessions, and the UI's ajax-api routes, where
+// the session cookie stands in for a key.
+func (s *Stack) signin(scope constructs.Construct, env EnvConfig, fn func(string, map[string]string) *Function, authorizer, proxy *Function) {
+	secret := awssecretsmanager.NewSecret(scope, jsii.String("UiSessionSecret"), &awssecretsmanager.SecretProps{
+		Description:          jsii.String("HMAC-SHA256 key of the MLflow UI's session cookies"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{PasswordLength: jsii.Number(64), ExcludePunctuation: jsii.Bool(true)},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("Rotating the key signs every browser out; it is rotated by hand (a new version and a redeploy). " +
+			"Sessions are also server-side, so one ends without rotating."),
+	}}, jsii.Bool(false))
+	ui := fn("uisession", map[string]string{
+		"SESSIONS_TABLE":     *s.Data.Sessions.TableName(),
+		"SESSION_SECRET_ARN": *secret.SecretArn(),
+	})
+	// Only GetSecretValue, only this secret: both functions read it once at start.
+	for _, f := range []*Function{ui, authorizer} {
+		f.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+			Resources: &[]*string{secret.SecretArn()},
+		}))
+	}
+	authorizer.Lambda.AddEnvironment(jsii.String("SESSION_SECRET_ARN"), secret.SecretArn(), nil)
+	s.Data.Sessions.Grant(ui.Role, jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:DeleteItem"))
+	// The authorizer reads sessions, never links.
+	authorizer.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("dynamodb:GetItem"),
+		Resources: jsii.Strings(*s.Data.Sessions.TableArn()),
+		Conditions: &map[string]any{
+			"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{uisession.SessionPKPrefix + "*"}},
+		},
+	}))
+	// A key, checked by the authorizer, for a session cookie or a sign-in link.
+	s.API.Route(uisession.SessionsPath, "POST", ui, authorized)
+	s.API.Route(uisession.LinksPath, "POST", ui, authorized)
+	// Sign-out, the page and a link's landing come before a caller has a session; they check
+	// their own cookie or token.
+	s.API.Route(uisession.SignoutPath, "POST", ui, public)
+	for _, m := range uisession.Mounts {
+		s.API.Route(uisession.MountPath(m, uisession.PagePath), "GET", ui, public)
+		s.API.Route(uisession.MountPath(m, uisession.LinkPath), "GET", ui, public)
+		s.API.UIProxyRoute(uisession.MountPath(m, "ajax-api/{proxy+}"), "ANY", proxy)
+	}
+}

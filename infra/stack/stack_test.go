@@ -17,6 +17,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
@@ -30,10 +31,10 @@ type synthesized struct {
 	warnings []string
 }
 
-var functionNames = []string{"health", "authorizer", "keys", "mlflowproxy", "register", "outbox", "webhook"}
+var functionNames = []string{"health", "authorizer", "keys", "mlflowproxy", "register", "outbox", "uisession", "webhook"}
 
 // deployed are the functions of a stack without a webhook URL.
-var deployed = functionNames[:6]
+var deployed = functionNames[:7]
 
 func synth(t *testing.T, env string, overrides map[string]string) synthesized {
 	t.Helper()
@@ -166,6 +167,10 @@ func TestMLflowProxyRoutes(t *testing.T) {
 	}
 	slices.Sort(mounts)
 	want := append([]string{}, stack.MLflowMounts...)
+	// The UI's ajax-api calls under each tracking-URI mount (behind the UI authorizer).
+	for _, m := range uisession.Mounts {
+		want = append(want, uisession.MountPath(m, "ajax-api"))
+	}
 	slices.Sort(want)
 	if !slices.Equal(mounts, want) {
 		t.Errorf("mounts %v, want %v", mounts, want)
@@ -208,9 +213,9 @@ func TestTablesAreOnDemandEncryptedWithPITR(t *testing.T) {
 		overrides map[string]string
 		want      int
 	}{
-		{"dynamodb auth source", nil, 2},
+		{"dynamodb auth source", nil, 3},
 		{"external auth source adds the validation cache", map[string]string{
-			"authSource": "external", "authServiceUrl": "https://auth.hokus.ai"}, 3},
+			"authSource": "external", "authServiceUrl": "https://auth.hokus.ai"}, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := synth(t, "dev", tc.overrides)

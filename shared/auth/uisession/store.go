@@ -19,11 +19,14 @@ type DynamoDBAPI interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
+// SessionPKPrefix starts every session item's pk: the authorizer may read those items only.
+const SessionPKPrefix = "SESSION#"
+
 // Item key prefixes of the sessions table (partition key pk); the rest of pk is a Digest.
 const (
 	PK            = "pk"
 	TTLAttr       = "ttl"
-	sessionPK     = "SESSION#"
+	sessionPK     = SessionPKPrefix
 	linkPK        = "LINK#"
 	ttlAfterSlack = time.Hour // DynamoDB deletes expired items late; expiry is checked on read
 )
