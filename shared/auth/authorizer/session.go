@@ -29,7 +29,7 @@ type sessions struct {
 // EnableSessions lets the session cookie stand in for a key on the UI's routes
 // (uisession.IsUIResource) and nowhere else.
 func (h *Handler) EnableSessions(codec *uisession.Codec, store SessionStore) {
-	h.sessions = &sessions{codec: codec, store: store, now: time.Now}
+	h.sessions = &sessions{codec: codec, store: store, now: h.v.s.Now}
 }
 
 // fromSession is the cookie's session checked, then its key re-validated by digest through the
