@@ -356,8 +356,9 @@ func TestHealthRoutesArePublicLambdaProxies(t *testing.T) {
 			options++
 		}
 	}
-	if gets != 2 {
-		t.Errorf("got %d GET methods, want 2", gets)
+	// health and health/mlflow, and the UI's sign-in page and link landing under each mount.
+	if want := 2 + 2*len(uisession.Mounts); gets != want {
+		t.Errorf("got %d public GET methods, want %d", gets, want)
 	}
 	if options < 2 {
 		t.Errorf("CORS preflight missing: %d OPTIONS methods", options)
@@ -394,8 +395,11 @@ func TestFunctionRolesAreLeastPrivilege(t *testing.T) {
 		table      string // the only table the extra actions may reach
 	}{
 		{"health", "HealthFunctionRole", nil, nil, ""},
-		{"authorizer, dynamodb source", "AuthorizerFunctionRole", nil, []string{"dynamodb:GetItem"}, "DataKeys"},
-		{"authorizer, external source", "AuthorizerFunctionRole", external, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, "DataValidationCache"},
+		// And the UI's sessions (session items only: TestUISessionWiring) and the secret signing them.
+		{"authorizer, dynamodb source", "AuthorizerFunctionRole", nil, []string{"dynamodb:GetItem", "secretsmanager:GetSecretValue"}, "DataKeys|DataSessions|UiSessionSecret"},
+		{"authorizer, external source", "AuthorizerFunctionRole", external, []string{"dynamodb:GetItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"},
+			"DataValidationCache|DataSessions|UiSessionSecret"},
+		{"uisession", "UisessionFunctionRole", nil, []string{"dynamodb:DeleteItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"}, "DataSessions|UiSessionSecret"},
 		{"keys", "KeysFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}, "DataKeys"},
 		// Owner and change items only (TestMLflowProxyWritesOnlyOwnerAndChangeItems).
 		{"mlflow proxy", "MlflowproxyFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
@@ -448,10 +452,13 @@ func TestAuthorizer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := synth(t, "dev", tc.overrides)
 			auths := s.resources("AWS::ApiGateway::Authorizer")
-			if len(auths) != 1 {
-				t.Fatalf("%d authorizers", len(auths))
+			if len(auths) != 2 {
+				t.Fatalf("%d authorizers, want the key's and the UI's (TestUISessionWiring)", len(auths))
 			}
 			for _, a := range auths {
+				if a["Name"] != "hokusai-api-key" {
+					continue
+				}
 				if a["Type"] != "REQUEST" || a["AuthorizerResultTtlInSeconds"] != tc.ttl || a["IdentitySource"] != tc.source {
 					t.Errorf("authorizer %v", a)
 				}
@@ -466,8 +473,9 @@ func TestAuthorizer(t *testing.T) {
 					t.Errorf("method %v %v not behind the authorizer", m["HttpMethod"], m["ResourceId"])
 				}
 			}
-			if keysRoutes != 3+len(stack.MLflowMounts)+len(stack.MLflowRoutes)+3 {
-				t.Errorf("%d authorized methods, want the keys routes, the MLflow mounts and routes and the registration routes", keysRoutes)
+			if keysRoutes != 3+len(stack.MLflowMounts)+len(stack.MLflowRoutes)+3+2+len(uisession.Mounts) {
+				t.Errorf("%d authorized methods, want the keys routes, the MLflow mounts and routes, the registration routes, "+
+					"sessions and sign-in links, and the UI's ajax-api under each mount", keysRoutes)
 			}
 		})
 	}

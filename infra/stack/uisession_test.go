@@ -42,12 +42,14 @@ func TestUISessionWiring(t *testing.T) {
 			}
 			seen := map[string]string{}
 			for _, m := range s.resources("AWS::ApiGateway::Method") {
-				ref, _ := m["ResourceId"].(map[string]any)["Ref"].(string)
+				resRef, _ := m["ResourceId"].(map[string]any)
+				ref, _ := resRef["Ref"].(string)
 				p := "/"
 				if ref != "" {
 					p = path(ref)
 				}
-				az, _ := m["AuthorizerId"].(map[string]any)["Ref"].(string)
+				azRef, _ := m["AuthorizerId"].(map[string]any)
+				az, _ := azRef["Ref"].(string)
 				seen[m["HttpMethod"].(string)+" "+p] = az
 				if az == uiID && !uisession.IsUIResource(p) {
 					t.Errorf("%s %s is behind the UI authorizer but is no UI resource", m["HttpMethod"], p)
