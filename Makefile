@@ -72,7 +72,8 @@ deploy: node_modules/.stamp build ## deploy ENV (dev|staging|prod) with your AWS
 
 # --- tests --------------------------------------------------------------------------------------------
 test: deps build ## everything: unit and stack tests, fuzzing briefly, synth of every environment, cfn-lint
-	$(GOTESTSUM) --format testname -- -count=1 -race $(GO_PKGS)
+	@# -timeout: the end-to-end package runs the whole stack; a busy machine must not fail it.
+	$(GOTESTSUM) --format testname -- -count=1 -race -timeout 60m $(GO_PKGS)
 	$(MAKE) --no-print-directory fuzz
 	@for env in dev staging prod local; do \
 	  echo "synth $$env"; npx cdk synth --quiet -c env=$$env -o cdk.out/$$env; \

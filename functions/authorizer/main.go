@@ -1,5 +1,6 @@
-// Command authorizer is the API Gateway REQUEST authorizer: it validates the request's API key
-// and returns the caller's principal and an API-wide Allow policy (SPEC section 4).
+// Command authorizer is the API Gateway REQUEST authorizer: it validates the request's API key, or
+// on the MLflow UI's routes its session cookie, and returns the caller's principal and an API-wide
+// Allow policy (SPEC section 4).
 package main
 
 import (
@@ -10,11 +11,16 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authorizer"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 )
 
 func main() {
 	cfg, log := startup.Config[authorizer.Config]("authorizer")
 	awsCfg := startup.AWS(log)
-	h := authorizer.FromConfig(cfg, dynamodb.NewFromConfig(awsCfg), &http.Client{}, log)
+	db := dynamodb.NewFromConfig(awsCfg)
+	h := authorizer.FromConfig(cfg, db, &http.Client{}, log)
+	if cfg.Sessions() {
+		h.EnableSessions(startup.SessionCodec(log, awsCfg, cfg.SessionSecretARN), uisession.NewStore(db, cfg.SessionsTable))
+	}
 	lambda.Start(h.Handle)
 }

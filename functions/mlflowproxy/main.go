@@ -13,6 +13,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/functions/internal/startup"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/signin"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/eventpub"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit"
@@ -42,5 +43,6 @@ func main() {
 		h.WithPermissions(mlflowproxy.PermissionStore{Cached: permstore.NewCached(perms, cfg.Permissions.CacheTTL, permissionsCacheSize), Owners: perms},
 			cfg.Permissions.Policy(), nil)
 	}
-	lambda.Start(apigw.StreamingHandler(creds.Caller(h), log))
+	// A UI session's writes must come from the gateway's own pages (signin.Guard).
+	lambda.Start(apigw.StreamingHandler(signin.Guard(creds.Caller(h)), log))
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/authorizer"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/keysapi"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/signin"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/outbox"
 	"github.com/hokusai-protocol/registry-gateway/shared/delivery/webhook"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit/ship"
@@ -51,6 +52,7 @@ var Functions = map[string]Function{
 	"mlflowproxy": of[mlflowproxy.Config](),
 	"outbox":      of[outbox.Config](),
 	"register":    of[registration.Config](),
+	"uisession":   of[signin.Config](),
 	"webhook":     of[webhook.Config](),
 }
 

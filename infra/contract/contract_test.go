@@ -46,6 +46,8 @@ func TestSharedTypes(t *testing.T) {
 		"REGISTRATIONS_TABLE":   {"mlflowproxy", "outbox", "register"},
 		"PERMISSIONS_DEFAULT":   {"mlflowproxy", "register"},
 		"PERMISSIONS_CACHE_TTL": {"mlflowproxy", "register"},
+		"SESSIONS_TABLE":        {"authorizer", "uisession"},
+		"SESSION_SECRET_ARN":    {"authorizer", "uisession"},
 	} {
 		for _, fn := range fns {
 			if !slices.Contains(contract.Functions[fn].Vars, v) {

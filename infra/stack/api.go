@@ -10,6 +10,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 )
 
 // API is the REST API with its gateway responses, authorizer and routes.
@@ -17,6 +19,9 @@ type API struct {
 	RestAPI    awsapigateway.RestApi
 	AccessLog  awslogs.LogGroup
 	Authorizer awsapigateway.RequestAuthorizer
+	// UIAuthorizer is the same function for the MLflow UI's routes, where a browser's session
+	// cookie stands in for a key (UIProxyRoute).
+	UIAuthorizer awsapigateway.RequestAuthorizer
 }
 
 // Access says whether a route needs an API key.
@@ -178,7 +183,19 @@ func newAPI(scope constructs.Construct, env EnvConfig, authorizer *Function) *AP
 		IdentitySources: &sources,
 		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(float64(env.AuthorizerCacheTTLSeconds))),
 	})
-	return &API{RestAPI: api, AccessLog: accessLog, Authorizer: authz}
+	// The UI's routes take a key or the session cookie. API Gateway requires every identity source
+	// when it caches results, and answers 401 itself without one, so no single header can be the
+	// source; and the cookie's decision must not be cached by a gateway that cannot see which
+	// route it is reused on. So this authorizer has no identity source and no result cache: it is
+	// invoked on every UI request, where its in-memory caches answer (a revoked key's session ends
+	// within AUTH_CACHE_TTL), and it accepts the cookie only on uisession.UIResources.
+	ui := awsapigateway.NewRequestAuthorizer(c, jsii.String("UIAuthorizer"), &awsapigateway.RequestAuthorizerProps{
+		AuthorizerName:  jsii.String("hokusai-ui-session"),
+		Handler:         authorizer.Lambda,
+		IdentitySources: &[]*string{},
+		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(0)),
+	})
+	return &API{RestAPI: api, AccessLog: accessLog, Authorizer: authz, UIAuthorizer: ui}
 }
 
 // Route adds method on path (relative to the root) with a Lambda proxy integration. Public routes
@@ -193,7 +210,7 @@ func (a *API) Route(path, method string, fn *Function, access Access) awsapigate
 	if access == authorized {
 		suppressCognito(m)
 	} else {
-		suppressPublic(m, "the health checks are public so load balancers and monitors can call them without a key")
+		suppressPublic(m, "the health checks and the UI's sign-in page, link landing and sign-out are public: they run before a caller has a key or session, and check their own tokens")
 	}
 	return m
 }
@@ -206,10 +223,24 @@ func (a *API) Proxy(mount string, fn *Function) {
 // ProxyRoute routes method on path to fn as a streamed Lambda proxy integration, behind the
 // authorizer: the function is a streaming handler, so every route to it streams.
 func (a *API) ProxyRoute(path, method string, fn *Function) {
+	a.streamed(path, method, fn, a.Authorizer)
+}
+
+// UIProxyRoute is ProxyRoute for a route of the MLflow UI, behind UIAuthorizer: a key or the
+// session cookie. path must be one of uisession.UIResources, the only resources on which the
+// authorizer accepts the cookie.
+func (a *API) UIProxyRoute(path, method string, fn *Function) {
+	if !uisession.IsUIResource("/" + path) {
+		panic(fmt.Sprintf("UIProxyRoute %s: not one of uisession.UIResources %v", path, uisession.UIResources()))
+	}
+	a.streamed(path, method, fn, a.UIAuthorizer)
+}
+
+func (a *API) streamed(path, method string, fn *Function, authz awsapigateway.IAuthorizer) {
 	res := a.RestAPI.Root().ResourceForPath(jsii.String(path))
 	m := res.AddMethod(jsii.String(method), awsapigateway.NewLambdaIntegration(fn.Lambda, &awsapigateway.LambdaIntegrationOptions{
 		ResponseTransferMode: awsapigateway.ResponseTransferMode_STREAM,
-	}), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_CUSTOM, Authorizer: a.Authorizer})
+	}), &awsapigateway.MethodOptions{AuthorizationType: awsapigateway.AuthorizationType_CUSTOM, Authorizer: authz})
 	suppressCognito(m)
 }
 

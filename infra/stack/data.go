@@ -5,6 +5,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 )
 
 // Data holds the DynamoDB tables.
@@ -15,6 +17,9 @@ type Data struct {
 	Registrations awsdynamodb.Table
 	// ValidationCache caches external auth-service answers; nil unless AuthSource is external.
 	ValidationCache awsdynamodb.Table
+	// Sessions holds the MLflow UI's sessions and one-time sign-in links, each under the digest
+	// of its secret part (shared/auth/uisession), removed by TTL once ended.
+	Sessions awsdynamodb.Table
 }
 
 // Table attribute names shared with the functions that read them.
@@ -54,6 +59,7 @@ func newData(scope constructs.Construct, env EnvConfig) *Data {
 	d := &Data{
 		Keys:          table("Keys", KeysHashAttr, false),
 		Registrations: table("Registrations", RegistrationsPK, true),
+		Sessions:      table("Sessions", uisession.PK, true),
 	}
 	d.Keys.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
 		IndexName:    jsii.String(KeysUserIndex),

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -116,6 +117,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s.API.Route("api/models/register", "POST", register, authorized)
 	s.API.Route("api/models/tokenized-registration-events", "POST", register, authorized)
 	s.API.Route("api/registrations/{registration_id}", "GET", register, authorized)
+	s.signin(st, env, fn, authorizer, proxy)
 	s.API.PreflightAsText()
 
 	s.Alarms = newAlarms(st, env, s.API)
@@ -135,21 +137,17 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 }
 
 // MLflowMounts are the API paths the MLflow proxy serves, each with a {proxy+} below it: the
-// tracking-URI mounts, MLflow's API roots for a bare-host tracking URI, and there the web UI's
-// files and data calls (static-files/, ajax-api/), which its page names relative to itself.
-var MLflowMounts = []string{"api/mlflow", "mlflow", "api/2.0/mlflow", "api/2.0/mlflow-artifacts", "api/3.0/mlflow",
-	"static-files", "ajax-api"}
+// tracking-URI mounts and MLflow's API roots for a bare-host tracking URI. The web UI's routes
+// under each mount (uisession.UIRoutes) are added with the sign-in routes, behind the authorizer
+// that also takes the session cookie.
+var MLflowMounts = []string{"api/mlflow", "mlflow", "api/2.0/mlflow", "api/2.0/mlflow-artifacts", "api/3.0/mlflow"}
 
 // MLflowRoutes are the proxy's paths outside its mounts' {proxy+}, each open for the one method
 // its callers use (the catalog's): for a bare-host tracking URI the client's server version, which
 // it asks before it exports spans, and the OTLP span export itself (under the other tracking URIs
-// they arrive through api/mlflow and mlflow); the web UI's page at each mount's root, which a
-// {proxy+} does not match ("" is the bare host's root), and, on the bare host, the artifact views
-// its pages link to.
+// they arrive through api/mlflow and mlflow).
 var MLflowRoutes = []struct{ Path, Method string }{
 	{"version", "GET"}, {"v1/traces", "POST"},
-	{"api/mlflow", "GET"}, {"mlflow", "GET"}, {"", "GET"},
-	{"get-artifact", "GET"}, {"model-versions/get-artifact", "GET"},
 }
 
 // upstream is how the functions reach MLflow: the same MLFLOW_URL and MLFLOW_UPSTREAM_AUTH for
@@ -239,6 +237,7 @@ func (s *Stack) authorizerEnv(env EnvConfig) map[string]string {
 		"ALLOWED_KEY_PREFIXES": strings.Join(env.AllowedKeyPrefixes, ","),
 		"AUTH_CACHE_TTL":       seconds(env.AuthCacheTTLSeconds),
 	}
+	e["SESSIONS_TABLE"] = *s.Data.Sessions.TableName()
 	if env.AuthSource == "external" {
 		e["AUTH_SERVICE_URL"] = env.AuthServiceURL
 		e["AUTH_SERVICE_ID"] = env.AuthServiceID
@@ -266,3 +265,54 @@ func seconds(n int) string { return fmt.Sprintf("%ds", n) }
 
 // StackName is the CloudFormation stack name of an environment.
 func StackName(env string) string { return fmt.Sprintf("HokusaiRegistryGateway-%s", env) }
+
+// signin is sign-in to the MLflow UI (shared/auth/signin): the session secret, the uisession
+// function and its routes, the authorizer's read of sessions, and the UI's ajax-api routes, where
+// the session cookie stands in for a key.
+func (s *Stack) signin(scope constructs.Construct, env EnvConfig, fn func(string, map[string]string) *Function, authorizer, proxy *Function) {
+	secret := awssecretsmanager.NewSecret(scope, jsii.String("UiSessionSecret"), &awssecretsmanager.SecretProps{
+		Description:          jsii.String("HMAC-SHA256 key of the MLflow UI's session cookies"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{PasswordLength: jsii.Number(64), ExcludePunctuation: jsii.Bool(true)},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(secret, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("Rotating the key signs every browser out; it is rotated by hand (a new version and a redeploy). " +
+			"Sessions are also server-side, so one ends without rotating."),
+	}}, jsii.Bool(false))
+	ui := fn("uisession", map[string]string{
+		"SESSIONS_TABLE":     *s.Data.Sessions.TableName(),
+		"SESSION_SECRET_ARN": *secret.SecretArn(),
+	})
+	// Only GetSecretValue, only this secret: both functions read it once at start.
+	for _, f := range []*Function{ui, authorizer} {
+		f.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+			Resources: &[]*string{secret.SecretArn()},
+		}))
+	}
+	authorizer.Lambda.AddEnvironment(jsii.String("SESSION_SECRET_ARN"), secret.SecretArn(), nil)
+	s.Data.Sessions.Grant(ui.Role, jsii.String("dynamodb:PutItem"), jsii.String("dynamodb:DeleteItem"))
+	// The authorizer reads sessions, never links.
+	authorizer.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("dynamodb:GetItem"),
+		Resources: jsii.Strings(*s.Data.Sessions.TableArn()),
+		Conditions: &map[string]any{
+			"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{uisession.SessionPKPrefix + "*"}},
+		},
+	}))
+	// A key, checked by the authorizer, for a session cookie or a sign-in link.
+	s.API.Route(uisession.SessionsPath, "POST", ui, authorized)
+	s.API.Route(uisession.LinksPath, "POST", ui, authorized)
+	// Sign-out, the page and a link's landing come before a caller has a session; they check
+	// their own cookie or token.
+	s.API.Route(uisession.SignoutPath, "POST", ui, public)
+	for _, m := range uisession.Mounts {
+		s.API.Route(uisession.MountPath(m, uisession.PagePath), "GET", ui, public)
+		s.API.Route(uisession.MountPath(m, uisession.LinkPath), "GET", ui, public)
+		// The web UI's page, files, data calls and artifact views (uisession.UIRoutes), behind the
+		// authorizer that takes a key or the session cookie.
+		for _, r := range uisession.UIRoutes {
+			s.API.UIProxyRoute(uisession.MountPath(m, r.Path), r.Method, proxy)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
@@ -30,10 +31,10 @@ type synthesized struct {
 	warnings []string
 }
 
-var functionNames = []string{"health", "authorizer", "keys", "mlflowproxy", "register", "outbox", "audit", "webhook"}
+var functionNames = []string{"health", "authorizer", "keys", "mlflowproxy", "register", "outbox", "audit", "uisession", "webhook"}
 
 // deployed are the functions of a stack without a webhook URL.
-var deployed = functionNames[:7]
+var deployed = functionNames[:8]
 
 func synth(t *testing.T, env string, overrides map[string]string) synthesized {
 	t.Helper()
@@ -166,46 +167,64 @@ func TestMLflowProxyRoutes(t *testing.T) {
 	}
 	slices.Sort(mounts)
 	want := append([]string{}, stack.MLflowMounts...)
+	// The UI's ajax-api calls under each tracking-URI mount (behind the UI authorizer).
+	for _, m := range uisession.Mounts {
+		want = append(want, uisession.MountPath(m, "ajax-api"))
+	}
 	slices.Sort(want)
 	if !slices.Equal(mounts, want) {
 		t.Errorf("mounts %v, want %v", mounts, want)
 	}
+	// The other streamed routes: the bare-host MLflowRoutes, and MLflow's UI where the client's
+	// links point (<tracking URI>/#/experiments/…): under each tracking-URI mount its page, files
+	// and artifact views, which the page names relative to itself (uisession.UIRoutes).
 	var wantRoutes []string
 	for _, r := range stack.MLflowRoutes {
 		wantRoutes = append(wantRoutes, r.Method+" "+r.Path)
 	}
+	for _, m := range uisession.Mounts {
+		for _, r := range uisession.UIRoutes {
+			if r.Method != "ANY" {
+				wantRoutes = append(wantRoutes, r.Method+" "+uisession.MountPath(m, r.Path))
+			}
+		}
+	}
 	slices.Sort(routes)
 	slices.Sort(wantRoutes)
 	if !slices.Equal(routes, wantRoutes) {
-		t.Errorf("bare-host MLflow routes %v, want %v", routes, wantRoutes)
+		t.Errorf("streamed MLflow routes %v, want %v", routes, wantRoutes)
 	}
-	// MLflow's UI where the client's links point (<tracking URI>/#/experiments/…): the page at each
-	// tracking-URI mount's root, and on the bare host the files and data calls it names relatively.
-	for _, want := range []string{"GET api/mlflow", "GET mlflow", "GET ", "GET get-artifact", "GET model-versions/get-artifact"} {
-		if !slices.Contains(routes, want) {
-			t.Errorf("no streamed, authorized %q route for the MLflow UI: %v", want, routes)
-		}
-	}
-	for _, want := range []string{"static-files", "ajax-api"} {
-		if !slices.Contains(mounts, want) {
-			t.Errorf("no bare-host %s/{proxy+} for the MLflow UI: %v", want, mounts)
-		}
-	}
-	// The proxy serves each bare-host route, for its method: a route opened here that the proxy
-	// refused would answer differently from the mounts.
+	// The proxy serves each of those routes, for its method: a route opened here that the proxy
+	// refused would answer differently from the mounts. A {proxy+} is tried with a path the UI asks.
 	rt := mlflowproxy.NewRouter(&url.URL{Scheme: "http", Host: "mlflow"}, false)
+	sample := strings.NewReplacer("static-files/{proxy+}", "static-files/static/js/main.js",
+		"ajax-api/{proxy+}", "ajax-api/2.0/mlflow/experiments/search")
+	type served struct{ method, path string }
+	var check []served
 	for _, r := range stack.MLflowRoutes {
-		path := "/" + r.Path
-		if slices.Contains(stack.MLflowMounts, r.Path) {
-			// A mount's root: the proxy redirects it to the page's URL, "/" added, which API
-			// Gateway routes to the same resource.
-			path += "/"
+		check = append(check, served{r.Method, "/" + r.Path})
+	}
+	for _, m := range uisession.Mounts {
+		for _, r := range uisession.UIRoutes {
+			p := "/" + sample.Replace(uisession.MountPath(m, r.Path))
+			method := r.Method
+			if r.Path == "" {
+				// A mount's root: the proxy redirects it to the page's URL, "/" added, which API
+				// Gateway routes to the same resource.
+				p = strings.TrimSuffix(p, "/") + "/"
+			}
+			if method == "ANY" {
+				method = "GET"
+			}
+			check = append(check, served{method, p})
 		}
-		route, err := rt.Route(path, "")
+	}
+	for _, c := range check {
+		route, err := rt.Route(c.path, "")
 		if err != nil {
-			t.Errorf("%s /%s: the proxy refuses it: %v", r.Method, r.Path, err)
-		} else if _, err := route.Operation(r.Method); err != nil {
-			t.Errorf("%s /%s: the proxy refuses the method: %v", r.Method, r.Path, err)
+			t.Errorf("%s %s: the proxy refuses it: %v", c.method, c.path, err)
+		} else if _, err := route.Operation(c.method); err != nil {
+			t.Errorf("%s %s: the proxy refuses the method: %v", c.method, c.path, err)
 		}
 	}
 	for _, m := range s.resources("AWS::ApiGateway::Method") {
@@ -226,9 +245,9 @@ func TestTablesAreOnDemandEncryptedWithPITR(t *testing.T) {
 		overrides map[string]string
 		want      int
 	}{
-		{"dynamodb auth source", nil, 2},
+		{"dynamodb auth source", nil, 3},
 		{"external auth source adds the validation cache", map[string]string{
-			"authSource": "external", "authServiceUrl": "https://auth.hokus.ai"}, 3},
+			"authSource": "external", "authServiceUrl": "https://auth.hokus.ai"}, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := synth(t, "dev", tc.overrides)
@@ -369,8 +388,9 @@ func TestHealthRoutesArePublicLambdaProxies(t *testing.T) {
 			options++
 		}
 	}
-	if gets != 2 {
-		t.Errorf("got %d GET methods, want 2", gets)
+	// health and health/mlflow, and the UI's sign-in page and link landing under each mount.
+	if want := 2 + 2*len(uisession.Mounts); gets != want {
+		t.Errorf("got %d public GET methods, want %d", gets, want)
 	}
 	if options < 2 {
 		t.Errorf("CORS preflight missing: %d OPTIONS methods", options)
@@ -407,8 +427,11 @@ func TestFunctionRolesAreLeastPrivilege(t *testing.T) {
 		table      string // the only table the extra actions may reach
 	}{
 		{"health", "HealthFunctionRole", nil, nil, ""},
-		{"authorizer, dynamodb source", "AuthorizerFunctionRole", nil, []string{"dynamodb:GetItem"}, "DataKeys"},
-		{"authorizer, external source", "AuthorizerFunctionRole", external, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, "DataValidationCache"},
+		// And the UI's sessions (session items only: TestUISessionWiring) and the secret signing them.
+		{"authorizer, dynamodb source", "AuthorizerFunctionRole", nil, []string{"dynamodb:GetItem", "secretsmanager:GetSecretValue"}, "DataKeys|DataSessions|UiSessionSecret"},
+		{"authorizer, external source", "AuthorizerFunctionRole", external, []string{"dynamodb:GetItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"},
+			"DataValidationCache|DataSessions|UiSessionSecret"},
+		{"uisession", "UisessionFunctionRole", nil, []string{"dynamodb:DeleteItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"}, "DataSessions|UiSessionSecret"},
 		{"keys", "KeysFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}, "DataKeys"},
 		// Owner and change items only (TestMLflowProxyWritesOnlyOwnerAndChangeItems).
 		{"mlflow proxy", "MlflowproxyFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
@@ -461,10 +484,13 @@ func TestAuthorizer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := synth(t, "dev", tc.overrides)
 			auths := s.resources("AWS::ApiGateway::Authorizer")
-			if len(auths) != 1 {
-				t.Fatalf("%d authorizers", len(auths))
+			if len(auths) != 2 {
+				t.Fatalf("%d authorizers, want the key's and the UI's (TestUISessionWiring)", len(auths))
 			}
 			for _, a := range auths {
+				if a["Name"] != "hokusai-api-key" {
+					continue
+				}
 				if a["Type"] != "REQUEST" || a["AuthorizerResultTtlInSeconds"] != tc.ttl || a["IdentitySource"] != tc.source {
 					t.Errorf("authorizer %v", a)
 				}
@@ -479,8 +505,9 @@ func TestAuthorizer(t *testing.T) {
 					t.Errorf("method %v %v not behind the authorizer", m["HttpMethod"], m["ResourceId"])
 				}
 			}
-			if keysRoutes != 3+len(stack.MLflowMounts)+len(stack.MLflowRoutes)+3 {
-				t.Errorf("%d authorized methods, want the keys routes, the MLflow mounts and routes and the registration routes", keysRoutes)
+			if keysRoutes != 3+len(stack.MLflowMounts)+len(stack.MLflowRoutes)+3+2+len(uisession.Mounts)*len(uisession.UIRoutes) {
+				t.Errorf("%d authorized methods, want the keys routes, the MLflow mounts and routes, the registration routes, "+
+					"sessions and sign-in links, and the UI's routes under each mount", keysRoutes)
 			}
 		})
 	}

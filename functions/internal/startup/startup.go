@@ -11,9 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/awsenv"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/config"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/secrets"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
 )
 
@@ -60,4 +62,19 @@ func Secrets(log *slog.Logger, cfg upstream.Config) upstream.SecretsAPI {
 		return nil
 	}
 	return secretsmanager.NewFromConfig(AWS(log))
+}
+
+// SessionCodec reads the UI session secret arn once and returns the codec it keys, ending the
+// process when the secret cannot be read or is too short.
+func SessionCodec(log *slog.Logger, awsCfg aws.Config, arn string) *uisession.Codec {
+	secret, err := secrets.Load(context.Background(), secretsmanager.NewFromConfig(awsCfg), arn, "UI session secret")
+	if err == nil {
+		var codec *uisession.Codec
+		if codec, err = uisession.NewCodec(secret); err == nil {
+			return codec
+		}
+	}
+	log.Error("UI session secret", "error", err)
+	os.Exit(1)
+	return nil
 }

@@ -269,14 +269,17 @@ func (g *Gateway) proxyEvent(r *http.Request, path string, rt *template.Route, p
 		MultiValueQueryStringParameters: multiQuery,
 		PathParameters:                  pathParams,
 		RequestContext: events.APIGatewayProxyRequestContext{
-			AccountID:        template.AccountID,
-			ResourceID:       "local",
-			Stage:            g.api.StageName,
-			RequestID:        requestID,
-			ResourcePath:     rt.Path,
-			HTTPMethod:       r.Method,
-			APIID:            g.opts.APIID,
-			Path:             "/" + g.api.StageName + path,
+			AccountID:    template.AccountID,
+			ResourceID:   "local",
+			Stage:        g.api.StageName,
+			RequestID:    requestID,
+			ResourcePath: rt.Path,
+			HTTPMethod:   r.Method,
+			APIID:        g.opts.APIID,
+			// The path as the client wrote it. This gateway serves the stage at the root, as API
+			// Gateway serves a custom domain whose base path mapping is empty, and reports it so;
+			// on the execute-api domain it would carry "/<stage>" in front.
+			Path:             path,
 			Protocol:         r.Proto,
 			RequestTime:      now.Format("02/Jan/2006:15:04:05 -0700"),
 			RequestTimeEpoch: now.UnixMilli(),

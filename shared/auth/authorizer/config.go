@@ -36,7 +36,14 @@ type Config struct {
 	// container stops asking the service, answering from the grace or failing at once; then one
 	// request probes it. 0 asks every time. Seconds or a duration.
 	OutageWindow time.Duration `env:"AUTH_SERVICE_OUTAGE_WINDOW" envDefault:"5s"`
+	// SessionsTable and SessionSecretARN, together, let the MLflow UI's session cookie stand in
+	// for a key on the UI's routes (shared/auth/uisession); without them it is never accepted.
+	SessionsTable    string `env:"SESSIONS_TABLE"`
+	SessionSecretARN string `env:"SESSION_SECRET_ARN"`
 }
+
+// Sessions reports whether UI sessions are configured.
+func (c Config) Sessions() bool { return c.SessionsTable != "" }
 
 // Validate checks the configuration as a whole, naming every offending variable at once, and
 // normalises ALLOWED_KEY_PREFIXES. config.Load calls it.
@@ -83,6 +90,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OutageWindow < 0 {
 		fail("AUTH_SERVICE_OUTAGE_WINDOW must not be negative (0 disables it), got %s", c.OutageWindow)
+	}
+	if (c.SessionsTable == "") != (c.SessionSecretARN == "") {
+		fail("SESSIONS_TABLE and SESSION_SECRET_ARN go together (UI sessions need both)")
 	}
 	if c.CacheMaxEntries <= 0 {
 		fail("AUTH_CACHE_MAX_ENTRIES must be positive, got %d", c.CacheMaxEntries)

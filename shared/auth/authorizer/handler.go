@@ -27,8 +27,9 @@ var (
 // the auth service rate limited is a Deny (ACCESS_DENIED, mapped to 429 by the stack), which
 // nothing else uses.
 type Handler struct {
-	v   *Validator
-	log *slog.Logger
+	v        *Validator
+	log      *slog.Logger
+	sessions *sessions // nil: the session cookie is never accepted
 }
 
 // NewHandler answers API Gateway with v's decisions.
@@ -46,8 +47,8 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayCustomAuthori
 	}
 	key, from, ok := KeyFrom(req)
 	if !ok {
-		h.logOutcome(ctx, req, slog.LevelInfo, "unauthorized", Decision{Via: ViaHeaders}, "", start, nil)
-		return events.APIGatewayCustomAuthorizerResponse{}, errUnauthorized
+		// A key, when present, decides alone: a request that carries both is judged by its key.
+		return h.fromSession(ctx, req, resource, start)
 	}
 	d, err := h.v.Validate(ctx, key, req.RequestContext.Identity.SourceIP)
 	switch {

@@ -58,6 +58,7 @@ const (
 	ViaService    Via = "service"     // external source, the auth service itself
 	ViaStale      Via = "stale"       // external source down: an expired result within AUTH_STALE_GRACE
 	ViaOutage     Via = "outage"      // external source failed moments ago (AUTH_SERVICE_OUTAGE_WINDOW): not asked
+	ViaSession    Via = "session"     // the UI session cookie was refused before its key was looked up
 )
 
 // Decision is what Validate found. Via and KeyRef are set even when Validate fails.

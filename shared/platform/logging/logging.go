@@ -27,17 +27,23 @@ func environments() []string {
 
 const replacement = "hk_${1}_[REDACTED]"
 
+// tokenPattern matches the MLflow UI's session cookie values and sign-in link tokens
+// (shared/auth/uisession): hss_ and hsl_ and the base64url run after them.
+var tokenPattern = regexp.MustCompile(`hs([sl])_[A-Za-z0-9_.-]+`)
+
+const tokenReplacement = "hs${1}_[REDACTED]"
+
 // HoldsKey reports whether s contains something key-shaped (keyPattern): the one test of it, which
 // Redacted, the log and every check that refuses to store, forward or echo a key share, so that
 // what one lets through no other would have caught.
-func HoldsKey(s string) bool { return keyPattern.MatchString(s) }
+func HoldsKey(s string) bool { return keyPattern.MatchString(s) || tokenPattern.MatchString(s) }
 
-// Redacted replaces every key-shaped substring of s.
+// Redacted replaces every key-shaped substring of s, and every UI session or link token.
 func Redacted(s string) string {
 	if !HoldsKey(s) {
 		return s
 	}
-	return keyPattern.ReplaceAllString(s, replacement)
+	return tokenPattern.ReplaceAllString(keyPattern.ReplaceAllString(s, replacement), tokenReplacement)
 }
 
 // New returns a JSON logger writing to w at level, tagged with the function's name. Keys must
@@ -70,10 +76,10 @@ func New(w io.Writer, level slog.Leveler, function string) *slog.Logger {
 type redactingWriter struct{ w io.Writer }
 
 func (r redactingWriter) Write(p []byte) (int, error) {
-	if !keyPattern.Match(p) {
+	if !keyPattern.Match(p) && !tokenPattern.Match(p) {
 		return r.w.Write(p)
 	}
-	if _, err := r.w.Write(keyPattern.ReplaceAll(p, []byte(replacement))); err != nil {
+	if _, err := r.w.Write(tokenPattern.ReplaceAll(keyPattern.ReplaceAll(p, []byte(replacement)), []byte(tokenReplacement))); err != nil {
 		return 0, err
 	}
 	return len(p), nil
