@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 )
 
 // OwnerPrefix starts the keys of owner items: who first registered a model name or a version.
@@ -41,17 +41,8 @@ func VersionOwnerPK(modelName, version string) string {
 	return OwnerPrefix + "VERSION#" + version + "#" + fold(modelName)
 }
 
-// fold maps each character to one representative of its Unicode simple case-folding orbit (the
-// equivalence strings.EqualFold tests), so names equal under folding share one key.
-func fold(s string) string {
-	return strings.Map(func(r rune) rune {
-		least := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			least = min(least, f)
-		}
-		return least
-	}, s)
-}
+// fold is the one comparison of model names the gateway makes (the permission model's too).
+func fold(s string) string { return permissions.FoldName(s) }
 
 // ClaimOwner makes userID the owner of pk (a ModelOwnerPK or VersionOwnerPK) unless someone owns
 // it already, with one conditional write, so of two users racing for a new name exactly one wins.
