@@ -22,6 +22,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/modelsource"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/searchfilter"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
 )
 
@@ -44,7 +45,8 @@ type Handler struct {
 	store          Store
 	publisher      Publisher // nil: every registry change goes to the outbox
 	// sources resolves the runs:/ source of the SDK's model-versions/create (complete.go).
-	sources modelsource.MLflow
+	sources  modelsource.MLflow
+	searches *searchfilter.Filter // nil: searches are relayed unfiltered (search.go)
 }
 
 // New builds the proxy. It owns one Transport for its whole life, which in Lambda is the
@@ -120,6 +122,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.budget = h.budget(r.Context())
 	if ex.budget <= 0 {
 		writeError(w, r, timeoutError(ex.budget))
+		return
+	}
+	if h.serveSearch(w, r, ex) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(context.WithValue(r.Context(), exchangeKey{}, ex))
