@@ -57,7 +57,7 @@ func (h *Handler) serveSearch(w http.ResponseWriter, r *http.Request, ex *exchan
 		}
 		return false
 	default:
-		for _, k := range []string{"Content-Type", "Content-Encoding", "Allow"} {
+		for _, k := range []string{"Content-Type", "Content-Encoding"} {
 			if v := a.Header.Get(k); v != "" {
 				w.Header().Set(k, v)
 			}
