@@ -46,11 +46,17 @@ func (h *Handler) serveSearch(w http.ResponseWriter, r *http.Request, ex *exchan
 		Caller: permissionCaller(ex.caller, h.adminEmails),
 	}, h.fetchSearch(r, ex))
 	var refused *searchfilter.Error
+	var own *apiError
 	switch {
 	case errors.As(err, &refused):
 		writeError(w, r, newError(refused.Status, refused.Code, refused.Message).withCause(err))
+	case errors.As(err, &own):
+		writeError(w, r, own) // the proxy's own (a timeout before an upstream call)
+	case errors.Is(err, searchfilter.ErrPermissions):
+		// As the per-resource check answers it (enforce.go): the client may retry.
+		writeError(w, r, newError(http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "Permissions cannot be read now; retry later").withCause(err))
 	case err != nil:
-		writeError(w, r, newError(http.StatusInternalServerError, "INTERNAL_ERROR", "The search could not be filtered").withCause(err))
+		writeError(w, r, newError(http.StatusBadGateway, "BAD_GATEWAY", "MLflow's search answer could not be read").withCause(err))
 	case !handled:
 		if body != nil {
 			r.Body = io.NopCloser(bytes.NewReader(body))

@@ -3,6 +3,7 @@ package mlflowproxy_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -159,4 +160,26 @@ print(json.dumps({
 			t.Errorf("%d permission questions", all.asked.Load())
 		}
 	})
+}
+
+// storeDown cannot read permissions.
+type storeDown struct{}
+
+func (storeDown) ReadsAll(permissions.Caller) bool { return false }
+func (storeDown) Readable(context.Context, permissions.Caller, []permissions.Resource) ([]bool, error) {
+	return nil, errors.New("dynamodb: connection refused")
+}
+
+// A search whose permissions cannot be read is 503 TEMPORARILY_UNAVAILABLE, as the per-resource
+// check answers it, never unfiltered results, and its cause stays in the log.
+func TestSearchWithoutPermissionsIsUnavailable(t *testing.T) {
+	counted := newCountingMLflow(t, realMLflow(t))
+	h := newProxy(t, counted.URL, nil).FilterSearches(storeDown{})
+	code, _, body := do(t, h, "POST", "/api/mlflow/api/2.0/mlflow/runs/search", jsonBody(map[string]any{"experiment_ids": []string{"0"}}), writer, nil)
+	if v := mlflowBody(t, body); code != http.StatusServiceUnavailable || v["error_code"] != "TEMPORARILY_UNAVAILABLE" || strings.Contains(string(body), "dynamodb") {
+		t.Errorf("%d %s", code, body)
+	}
+	if calls := counted.take(); len(calls) != 0 {
+		t.Errorf("MLflow calls %v", calls)
+	}
 }

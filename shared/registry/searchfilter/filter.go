@@ -11,6 +11,7 @@ package searchfilter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -24,6 +25,10 @@ const MaxUpstreamCalls = 5
 
 // MaxAnswer bounds one upstream page, decoded, that the filter reads.
 const MaxAnswer = 32 << 20
+
+// ErrPermissions marks a failure to learn the caller's permissions (the store is unavailable):
+// the search is not answered.
+var ErrPermissions = errors.New("permissions cannot be read")
 
 // Permissions is what the filter needs to know of the caller's rights.
 type Permissions interface {
@@ -118,8 +123,12 @@ func (p *pager) page(ctx context.Context, token string) (Answer, bool, error) {
 		}
 		want = n
 	}
-	if empty, err := p.narrow(ctx); err != nil || empty {
-		return emptyAnswer(), true, err
+	empty, err := p.narrow(ctx)
+	switch {
+	case err != nil:
+		return Answer{}, true, err
+	case empty:
+		return emptyAnswer(), true, nil
 	}
 
 	var results []json.RawMessage
@@ -134,7 +143,6 @@ func (p *pager) page(ctx context.Context, token string) (Answer, bool, error) {
 		if calls == 0 && token != "" {
 			size = at.Size // the same upstream page the token counted in
 		}
-		var err error
 		if upstream, top, err = p.call(ctx, at.Upstream, size); err != nil || top == nil {
 			return upstream, true, err
 		}
@@ -222,12 +230,13 @@ func (p *pager) narrow(ctx context.Context) (empty bool, err error) {
 	return false, nil
 }
 
-// keep reports which experiment ids are readable; "" never is.
+// keep reports which experiment ids are readable. An id that is not one MLflow issues (digits)
+// names no experiment the caller could be granted, and is not asked about.
 func (p *pager) keep(ctx context.Context, ids []string) ([]bool, error) {
 	var rs []permissions.Resource
 	var at []int
 	for i, id := range ids {
-		if id != "" {
+		if isExperimentID(id) {
 			rs = append(rs, permissions.Resource{Kind: permissions.Experiment, ID: id})
 			at = append(at, i)
 		}
@@ -238,12 +247,30 @@ func (p *pager) keep(ctx context.Context, ids []string) ([]bool, error) {
 	}
 	ok, err := p.filter.perms.Readable(ctx, p.req.Caller, rs)
 	if err != nil {
-		return nil, fmt.Errorf("permissions of the searched experiments: %w", err)
+		return nil, fmt.Errorf("%w: the searched experiments: %w", ErrPermissions, err)
+	}
+	if len(ok) != len(rs) {
+		return nil, fmt.Errorf("%w: %d answers for %d experiments", ErrPermissions, len(ok), len(rs))
 	}
 	for j, i := range at {
 		keep[i] = ok[j]
 	}
 	return keep, nil
+}
+
+// maxExperimentIDLength bounds an experiment id asked about: MLflow's are int64s.
+const maxExperimentIDLength = 32
+
+func isExperimentID(id string) bool {
+	if id == "" || len(id) > maxExperimentIDLength {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // readable reports which results the caller may read; a result naming no resource is not.
@@ -262,10 +289,10 @@ func (p *pager) readable(ctx context.Context, items []json.RawMessage) ([]bool, 
 	}
 	ok, err := p.filter.perms.Readable(ctx, p.req.Caller, rs)
 	if err != nil {
-		return nil, fmt.Errorf("permissions of search results: %w", err)
+		return nil, fmt.Errorf("%w: search results: %w", ErrPermissions, err)
 	}
 	if len(ok) != len(rs) {
-		return nil, fmt.Errorf("permissions: %d answers for %d resources", len(ok), len(rs))
+		return nil, fmt.Errorf("%w: %d answers for %d resources", ErrPermissions, len(ok), len(rs))
 	}
 	for j, i := range at {
 		out[i] = ok[j]

@@ -137,3 +137,64 @@ func FuzzPageToken(f *testing.F) {
 		}
 	})
 }
+
+// failing cannot read permissions (the store is down).
+type failing struct{}
+
+func (failing) ReadsAll(permissions.Caller) bool { return false }
+func (failing) Readable(context.Context, permissions.Caller, []permissions.Resource) ([]bool, error) {
+	return nil, errors.New("store down")
+}
+
+// asking records what it is asked about; it reads everything.
+type asking struct{ asked []permissions.Resource }
+
+func (a *asking) ReadsAll(permissions.Caller) bool { return false }
+func (a *asking) Readable(_ context.Context, _ permissions.Caller, rs []permissions.Resource) ([]bool, error) {
+	a.asked = append(a.asked, rs...)
+	out := make([]bool, len(rs))
+	for i := range out {
+		out[i] = true
+	}
+	return out, nil
+}
+
+func TestExperimentIDsMLflowDoesNotIssueAreNotSearched(t *testing.T) {
+	perms := &asking{}
+	var sent []byte
+	_, handled, err := New(perms).Serve(context.Background(), Request{Operation: "SearchRuns", Method: "POST",
+		Body: []byte(`{"experiment_ids":["", " 1", "1 ", "x", "-1", "1e3", "١", "0123", "` + strings.Repeat("9", 33) + `"]}`)},
+		func(_ context.Context, _ string, b []byte) (Answer, error) {
+			sent = b
+			return Answer{Status: 200, Header: http.Header{}, Body: []byte(`{}`)}, nil
+		})
+	if err != nil || !handled {
+		t.Fatal(handled, err)
+	}
+	if len(perms.asked) != 1 || perms.asked[0].ID != "0123" {
+		t.Errorf("asked about %v", perms.asked)
+	}
+	if !strings.Contains(string(sent), `"experiment_ids":["0123"]`) {
+		t.Errorf("MLflow was sent %s", sent)
+	}
+}
+
+func TestUnreadablePermissionsAnswerNothing(t *testing.T) {
+	calls := 0
+	fetch := func(context.Context, string, []byte) (Answer, error) {
+		calls++
+		return Answer{Status: 200, Header: http.Header{}, Body: []byte(`{"experiments":[{"experiment_id":"1"}]}`)}, nil
+	}
+	for _, req := range []Request{
+		{Operation: "SearchRuns", Method: "POST", Body: []byte(`{"experiment_ids":["1"]}`)},
+		{Operation: "SearchExperiments", Method: "POST", Body: []byte(`{}`)},
+	} {
+		a, _, err := New(failing{}).Serve(context.Background(), req, fetch)
+		if !errors.Is(err, ErrPermissions) || a.Body != nil {
+			t.Errorf("%s: %v %s", req.Operation, err, a.Body)
+		}
+	}
+	if calls != 1 { // the experiments search fetched its page before asking
+		t.Errorf("%d calls", calls)
+	}
+}
