@@ -19,6 +19,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/searchfilter"
 )
 
 // permissionsCacheSize bounds the resources whose permission facts one container keeps.
@@ -40,8 +41,10 @@ func main() {
 	if !cfg.PermissionsOff {
 		// Per-resource permissions, in the same table: facts cached for PERMISSIONS_CACHE_TTL.
 		perms := permstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable)
-		h.WithPermissions(mlflowproxy.PermissionStore{Cached: permstore.NewCached(perms, cfg.Permissions.CacheTTL, permissionsCacheSize), Owners: perms},
-			cfg.Permissions.Policy(), nil)
+		cached := permstore.NewCached(perms, cfg.Permissions.CacheTTL, permissionsCacheSize)
+		h.WithPermissions(mlflowproxy.PermissionStore{Cached: cached, Owners: perms}, cfg.Permissions.Policy(), nil)
+		// Searches answer only what the caller may read, in full pages.
+		h.FilterSearches(searchfilter.PolicyPermissions{Policy: cfg.Permissions.Policy(), Facts: cached})
 	}
 	// A UI session's writes must come from the gateway's own pages (signin.Guard).
 	lambda.Start(apigw.StreamingHandler(signin.Guard(creds.Caller(h)), log))

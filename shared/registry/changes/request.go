@@ -227,3 +227,8 @@ func (rd *reader) required(fd field) string {
 	}
 	return s
 }
+
+// ParseBody is a request's JSON body as MLflow's _get_request_message reads it (parseRequest):
+// its top-level fields, raw. Other readers of MLflow requests (the search filter) use it, so a
+// body means one thing to the gateway and to MLflow.
+func ParseBody(body []byte) (map[string]json.RawMessage, error) { return parseRequest(body) }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
@@ -15,6 +14,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/changes"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowcatalog"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/searchfilter"
 )
 
 // Per-resource permissions (issue 14). After the scope check and before any MLflow call of the
@@ -89,7 +89,7 @@ func (h *Handler) check(r *http.Request, ex *exchange, op mlflowcatalog.Operatio
 	ex.decision = DecisionUnchecked
 	e := h.enforce
 	if e == nil || op.Resource == mlflowcatalog.None || (op.Needs == permissions.NoPermissions && !op.Creates) ||
-		strings.HasPrefix(op.Name, "Search") {
+		searchfilter.Filters(op.Name) {
 		return nil
 	}
 	var body []byte
@@ -106,7 +106,7 @@ func (h *Handler) check(r *http.Request, ex *exchange, op mlflowcatalog.Operatio
 	if err != nil {
 		return newError(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "The request's ids could not be read: "+err.Error()).withCause(err)
 	}
-	caller := callerOf(ex.caller, ex.caller.Level(h.adminEmails) == principal.Admin)
+	caller := ex.caller.Caller(h.adminEmails) // a narrowed key brings its patterns
 	ctx := r.Context()
 	if op.Creates {
 		res := permissions.Resource{Kind: createdKind(op), ID: ids[0].id}
@@ -169,11 +169,6 @@ func createdKind(op mlflowcatalog.Operation) permissions.Kind {
 	return permissions.RegisteredModel
 }
 
-// callerOf is the principal as the permission model sees it.
-func callerOf(p principal.Principal, admin bool) permissions.Caller {
-	return permissions.Caller{UserID: p.UserID, Admin: admin, Patterns: keyPatterns(p)}
-}
-
 // kindName is how a refusal names a kind of resource.
 func kindName(k permissions.Kind) string {
 	if k == permissions.RegisteredModel {
@@ -226,6 +221,5 @@ func (h *Handler) claimExperimentOwner(ex *exchange, res *http.Response) {
 	}
 }
 
-// keyPatterns is the key's narrowing to name patterns (none: not narrowed).
 // TODO(PERM): read it from the principal once keys carry it.
 func keyPatterns(principal.Principal) []permissions.Pattern { return nil }

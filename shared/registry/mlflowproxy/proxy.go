@@ -23,6 +23,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/modelsource"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/searchfilter"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
 )
 
@@ -49,8 +50,9 @@ type Handler struct {
 	gateway GatewayOperations // the gateway-served operations (gateway.go)
 	auditor Auditor           // nil: no audit records (WithAudit)
 	// enforce checks per-resource permissions (enforce.go); nil: off. lookups resolve ids.
-	enforce *enforcement
-	lookups Lookups
+	enforce  *enforcement
+	lookups  Lookups
+	searches *searchfilter.Filter // nil: searches are relayed unfiltered (search.go)
 }
 
 // New builds the proxy. It owns one Transport for its whole life, which in Lambda is the
@@ -144,6 +146,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.budget = h.budget(r.Context())
 	if ex.budget <= 0 {
 		writeError(w, r, timeoutError(ex.budget))
+		return
+	}
+	if h.serveSearch(w, r, ex) {
 		return
 	}
 	ctx, cancel := context.WithCancelCause(context.WithValue(r.Context(), exchangeKey{}, ex))

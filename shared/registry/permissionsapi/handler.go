@@ -115,9 +115,8 @@ func (h *Handler) endpoint(fn func(*http.Request, permissions.Caller) (any, erro
 	})
 }
 
-func (h *Handler) callerOf(p principal.Principal) permissions.Caller {
-	return permissions.Caller{UserID: p.UserID, Admin: p.Level(h.adminEmails) == principal.Admin}
-}
+// callerOf is the caller as the permission model reads them, a narrowed key with its patterns.
+func (h *Handler) callerOf(p principal.Principal) permissions.Caller { return p.Caller(h.adminEmails) }
 
 // one is one grant a request names: whose, on what.
 type one struct {
