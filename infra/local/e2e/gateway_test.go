@@ -291,7 +291,17 @@ func TestMalformedRequestsAreGatewayJSON(t *testing.T) {
 // a%2541.txt, reaches MLflow as a%2541.txt, not decoded twice on the way (to aA.txt).
 func TestArtifactPathKeepsItsEncoding(t *testing.T) {
 	writer, _ := writerAndReader(t)
-	dir := "e2e-encoding/" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// Under an experiment of the writer's, which per-resource permissions let them write to.
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	res, b := call(t, "POST", "/api/mlflow/api/2.0/mlflow/experiments/create",
+		strings.NewReader(`{"name":"e2e-encoding-`+suffix+`"}`), map[string]string{"Authorization": "Bearer " + writer, "Content-Type": "application/json"})
+	var exp struct {
+		ExperimentID string `json:"experiment_id"`
+	}
+	if res.StatusCode != 200 || json.Unmarshal(b, &exp) != nil || exp.ExperimentID == "" {
+		t.Fatalf("create the experiment: %d %s", res.StatusCode, b)
+	}
+	dir := exp.ExperimentID + "/" + suffix
 	var mu sync.Mutex
 	var seen []string
 	h.MLflowFaults.Observe(func(r *http.Request) {
@@ -309,7 +319,7 @@ func TestArtifactPathKeepsItsEncoding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(res.Body)
+	b, _ = io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Fatalf("upload: %d %s", res.StatusCode, b)

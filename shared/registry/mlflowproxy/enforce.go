@@ -10,7 +10,6 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
-	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/changes"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowcatalog"
@@ -33,22 +32,28 @@ type Permissions interface {
 	// ClaimExperimentOwner records userID as the owner of a new experiment and returns the owner;
 	// losing to an earlier owner is permstore.ErrOwned.
 	ClaimExperimentOwner(ctx context.Context, experimentID, userID string, now time.Time) (string, error)
+	// SetGrant gives userID level on r (a renamed model keeps its grants under the new name).
+	SetGrant(ctx context.Context, r permissions.Resource, userID string, level permissions.Level) error
+	// Forget drops what is cached of r, so a change made here is seen at once here.
+	Forget(r permissions.Resource)
 }
 
 // FactsSource is the cached read of a resource's facts (permstore.Cached).
 type FactsSource interface {
 	Facts(ctx context.Context, r permissions.Resource) (permissions.Facts, error)
+	Forget(r permissions.Resource)
 }
 
-// ExperimentOwners claims experiment owners (permstore.Store).
-type ExperimentOwners interface {
+// OwnersAndGrants claims experiment owners and writes grants (permstore.Store).
+type OwnersAndGrants interface {
 	ClaimExperimentOwner(ctx context.Context, experimentID, userID string, now time.Time) (string, error)
+	SetGrant(ctx context.Context, r permissions.Resource, userID string, level permissions.Level) error
 }
 
-// PermissionStore is the cached facts and the store's owner claim as one Permissions.
+// PermissionStore is the cached facts and the store's writes as one Permissions.
 type PermissionStore struct {
 	Cached FactsSource
-	Owners ExperimentOwners
+	Owners OwnersAndGrants
 }
 
 func (s PermissionStore) Facts(ctx context.Context, r permissions.Resource) (permissions.Facts, error) {
@@ -58,6 +63,12 @@ func (s PermissionStore) Facts(ctx context.Context, r permissions.Resource) (per
 func (s PermissionStore) ClaimExperimentOwner(ctx context.Context, id, userID string, now time.Time) (string, error) {
 	return s.Owners.ClaimExperimentOwner(ctx, id, userID, now)
 }
+
+func (s PermissionStore) SetGrant(ctx context.Context, r permissions.Resource, userID string, level permissions.Level) error {
+	return s.Owners.SetGrant(ctx, r, userID, level)
+}
+
+func (s PermissionStore) Forget(r permissions.Resource) { s.Cached.Forget(r) }
 
 // enforcement is the proxy's per-resource check; nil on a Handler: permissions are off.
 type enforcement struct {
@@ -221,5 +232,46 @@ func (h *Handler) claimExperimentOwner(ex *exchange, res *http.Response) {
 	}
 }
 
-// TODO(PERM): read it from the principal once keys carry it.
-func keyPatterns(principal.Principal) []permissions.Pattern { return nil }
+// carryModelPermissions gives a registered model MLflow has just renamed the owner and the user
+// grants its old name had, as MLflow's basic-auth app renames its permission rows: otherwise the
+// new name would be unowned, and its owner could no longer delete it. Pattern grants follow names
+// and need nothing. Like the owner claims, it never fails the call; what it could not carry is
+// logged, and an admin can grant it again.
+func (h *Handler) carryModelPermissions(ex *exchange, res *http.Response) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(res.Request.Context()), claimTimeout)
+	defer cancel()
+	log := logging.FromContext(ctx)
+	fields, err := changes.ReadFields(ex.requestBody)
+	var from, to string
+	if err == nil {
+		from, err = fields.String("name")
+	}
+	if err == nil {
+		to, err = fields.String("new_name")
+	}
+	if err != nil || from == "" || to == "" {
+		log.Warn("renamed model's permissions not carried: the request names no names", "cause", err)
+		return
+	}
+	old := permissions.Resource{Kind: permissions.RegisteredModel, ID: from}
+	renamed := permissions.Resource{Kind: permissions.RegisteredModel, ID: to}
+	facts, err := h.enforce.perms.Facts(ctx, old)
+	if err != nil {
+		log.Error("renamed model's permissions not carried", "model_name", from, "new_name", to, "cause", err)
+		return
+	}
+	if facts.Owner != "" {
+		if owner, err := h.owners.ClaimOwner(ctx, permstore.ModelOwnerPK(to), facts.Owner, to, "", time.Now()); err != nil {
+			log.Error("renamed model's owner not carried", "model_name", from, "new_name", to, "owner", facts.Owner, "held_by", owner, "cause", err)
+		}
+	}
+	for _, g := range facts.Grants {
+		if g.Pattern || g.Target != from {
+			continue
+		}
+		if err := h.enforce.perms.SetGrant(ctx, renamed, g.UserID, g.Level); err != nil {
+			log.Error("renamed model's grant not carried", "model_name", from, "new_name", to, "user_id", g.UserID, "cause", err)
+		}
+	}
+	h.enforce.perms.Forget(renamed)
+}

@@ -360,6 +360,9 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 	if ex.claimsExperiment && res.StatusCode >= 200 && res.StatusCode < 300 {
 		h.claimExperimentOwner(ex, res)
 	}
+	if h.enforce != nil && ex.operation == "RenameRegisteredModel" && res.StatusCode >= 200 && res.StatusCode < 300 {
+		h.carryModelPermissions(ex, res)
+	}
 	if ex.operation != "" && res.StatusCode >= 200 && res.StatusCode < 300 {
 		answer, whole, err := readAnswer(res)
 		if !whole {
