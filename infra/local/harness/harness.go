@@ -149,14 +149,16 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("create the stack's resources in moto: %w", err)
 	}
+	// The runner exists before the functions: their output feeds its subscription filters.
+	h.Triggers = triggers.New(h.AWSConfig(), model, h.Resources, h, withTriggerLog(opts.Triggers, h.log))
 	if err := h.startFunctions(); err != nil {
 		return nil, err
 	}
-	h.Triggers = triggers.New(h.AWSConfig(), model, h.Resources, h, withTriggerLog(opts.Triggers, h.log))
+	// Stopped before the functions (cleanups run in reverse), so pending deliveries are cancelled.
+	h.cleanups = append(h.cleanups, func() error { h.Triggers.Stop(); return nil })
 	if err := h.Triggers.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("start triggers: %w", err)
 	}
-	h.cleanups = append(h.cleanups, func() error { h.Triggers.Stop(); return nil })
 	if err := h.startAPI(); err != nil {
 		return nil, err
 	}
@@ -293,6 +295,8 @@ func (h *Harness) startFunctions() error {
 			MemoryMB:       fn.MemoryMB,
 			MaxConcurrency: h.opts.MaxConcurrency,
 			Output:         prefixed(h.opts.Output, fn.Name),
+			LogGroup:       fn.LogGroup,
+			Logs:           h.Triggers.LogSink(fn),
 		})
 		if err != nil {
 			return fmt.Errorf("function %s: %w", fn.Name, err)

@@ -43,7 +43,8 @@ type instance struct {
 	// runtime's GET /next takes it. Only the instance's owner sends, so
 	// capacity 1 never blocks.
 	next   chan *invocation
-	exited chan struct{} // closed once the process has been reaped
+	exited chan struct{}   // closed once the process has been reaped
+	output *instanceOutput // nil when the output is discarded
 
 	mu        sync.Mutex
 	pid       int
@@ -78,9 +79,11 @@ func (p *Pool) start(inv *invocation) (*instance, error) {
 
 	cmd := exec.Command(p.cfg.Binary)
 	cmd.Dir = filepath.Dir(p.cfg.Binary)
-	cmd.Env = p.environ(ln.Addr().String())
-	if p.out != nil {
-		cmd.Stdout, cmd.Stderr = p.out, p.out
+	stream := time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + randomHex(16)
+	cmd.Env = p.environ(ln.Addr().String(), stream)
+	if p.out != nil || p.cfg.Logs != nil {
+		in.output = &instanceOutput{out: p.out, sink: p.cfg.Logs, stream: stream}
+		cmd.Stdout, cmd.Stderr = in.output, in.output
 	}
 	// A group of its own lets us kill whatever the function spawned, too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -132,7 +135,7 @@ func (p *Pool) dropStart() {
 
 // environ builds the process environment. Lambda's own variables come last
 // because function configuration cannot override them on Lambda either.
-func (p *Pool) environ(runtimeAPI string) []string {
+func (p *Pool) environ(runtimeAPI, stream string) []string {
 	env := map[string]string{
 		"PATH": os.Getenv("PATH"),
 		"HOME": os.Getenv("HOME"),
@@ -145,8 +148,8 @@ func (p *Pool) environ(runtimeAPI string) []string {
 		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(p.cfg.MemoryMB),
 		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
-		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + p.cfg.Name,
-		"AWS_LAMBDA_LOG_STREAM_NAME":      time.Now().UTC().Format("2006/01/02") + "/[$LATEST]" + randomHex(16),
+		"AWS_LAMBDA_LOG_GROUP_NAME":       p.cfg.LogGroup,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      stream,
 		"_HANDLER":                        "bootstrap",
 		"LAMBDA_TASK_ROOT":                filepath.Dir(p.cfg.Binary),
 	})
@@ -209,6 +212,9 @@ func (in *instance) expire(inv *invocation) {
 func (in *instance) watch(cmd *exec.Cmd) {
 	defer in.pool.wg.Done()
 	err := cmd.Wait()
+	if in.output != nil {
+		in.output.flush() // Wait returns once the output is copied
+	}
 	// Children the function left behind share its group; end them too.
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 

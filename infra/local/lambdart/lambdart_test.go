@@ -594,3 +594,63 @@ func TestIdleInstanceKilledIsReplaced(t *testing.T) {
 		}
 	}
 }
+
+// Logs gets each output line of each execution environment whole, under the log stream and
+// group the environment was told (AWS_LAMBDA_LOG_STREAM_NAME, AWS_LAMBDA_LOG_GROUP_NAME), as
+// CloudWatch Logs files a Lambda's output; concurrent environments get streams of their own.
+func TestLogsSinkGetsLinesByStream(t *testing.T) {
+	var mu sync.Mutex
+	lines := map[string][]string{}
+	p := newPool(t, func(c *Config) {
+		c.LogGroup = "/custom/group"
+		c.Logs = func(stream string, _ time.Time, line string) {
+			mu.Lock()
+			defer mu.Unlock()
+			lines[stream] = append(lines[stream], line)
+		}
+	})
+	var wg sync.WaitGroup
+	envs := make([]map[string]string, 2)
+	for i := range envs {
+		wg.Go(func() {
+			res, err := p.Invoke(testContext(t), payload(t, map[string]any{"op": "echo"}))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var e struct{ Env map[string]string }
+			_ = json.Unmarshal(res.Payload, &e)
+			envs[i] = e.Env
+		})
+	}
+	wg.Wait()
+	for _, env := range envs {
+		if env["AWS_LAMBDA_LOG_GROUP_NAME"] != "/custom/group" {
+			t.Errorf("log group = %q", env["AWS_LAMBDA_LOG_GROUP_NAME"])
+		}
+		stream := env["AWS_LAMBDA_LOG_STREAM_NAME"]
+		if !eventually(func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, l := range lines[stream] {
+				if strings.HasSuffix(l, "echofn: op=echo") {
+					return true
+				}
+			}
+			return false
+		}) {
+			mu.Lock()
+			t.Errorf("stream %q: lines %q", stream, lines)
+			mu.Unlock()
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for stream, ls := range lines {
+		for _, l := range ls {
+			if strings.ContainsAny(l, "\n\r") || l == "" {
+				t.Errorf("%s: line %q is not one whole line", stream, l)
+			}
+		}
+	}
+}

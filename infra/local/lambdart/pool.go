@@ -42,7 +42,12 @@ type Config struct {
 	Timeout        time.Duration     // function timeout (default 30s)
 	MemoryMB       int               // default 128
 	MaxConcurrency int               // max instances (processes) alive at once, default 4
-	Output         io.Writer         // receives every process's stdout and stderr; may be nil
+	Output         io.Writer         // receives every process's stdout and stderr, whole lines; may be nil
+	// LogGroup is the function's log group (AWS_LAMBDA_LOG_GROUP_NAME); default /aws/lambda/<Name>.
+	LogGroup string
+	// Logs, when set, receives every line of every process's output with its log stream, as
+	// CloudWatch Logs would (the harness applies subscription filters to it).
+	Logs LogSink
 }
 
 // Result is the outcome of an invocation that reached the function.
@@ -134,6 +139,9 @@ func New(cfg Config) (*Pool, error) {
 	cfg.Env = maps.Clone(cfg.Env)
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultTimeout
+	}
+	if cfg.LogGroup == "" {
+		cfg.LogGroup = "/aws/lambda/" + cfg.Name
 	}
 	if cfg.MemoryMB <= 0 {
 		cfg.MemoryMB = defaultMemoryMB

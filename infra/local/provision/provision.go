@@ -1,4 +1,4 @@
-// Package provision creates a stack's tables, buses, queues, secrets and rules in moto, so the
+// Package provision creates a stack's tables, buses, queues, secrets, log groups and rules in moto, so the
 // functions the harness runs find what their environment names.
 //
 // Two things moto cannot do are worked around here. Its PutEvents fails with a 500 when a rule
@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -63,10 +64,11 @@ type RuleTargetQueue struct {
 // moto succeeds and leaves the resources as m describes them; generated secret values are kept.
 func Provision(ctx context.Context, cfg aws.Config, m *template.Model) (*Resources, error) {
 	p := &provisioner{
-		db:  dynamodb.NewFromConfig(cfg),
-		eb:  eventbridge.NewFromConfig(cfg),
-		sqs: sqs.NewFromConfig(cfg),
-		sm:  secretsmanager.NewFromConfig(cfg),
+		db:   dynamodb.NewFromConfig(cfg),
+		eb:   eventbridge.NewFromConfig(cfg),
+		sqs:  sqs.NewFromConfig(cfg),
+		sm:   secretsmanager.NewFromConfig(cfg),
+		logs: cloudwatchlogs.NewFromConfig(cfg),
 		res: &Resources{
 			QueueURLs:        map[string]string{},
 			QueueARNs:        map[string]string{},
@@ -99,6 +101,11 @@ func Provision(ctx context.Context, cfg aws.Config, m *template.Model) (*Resourc
 			return nil, fmt.Errorf("provision: secret %s: %w", s.LogicalID, err)
 		}
 	}
+	for _, g := range m.LogGroups {
+		if err := p.logGroup(ctx, g); err != nil {
+			return nil, fmt.Errorf("provision: log group %s: %w", g.LogicalID, err)
+		}
+	}
 	for _, r := range m.Rules {
 		if err := p.rule(ctx, r); err != nil {
 			return nil, fmt.Errorf("provision: rule %s: %w", r.LogicalID, err)
@@ -108,11 +115,12 @@ func Provision(ctx context.Context, cfg aws.Config, m *template.Model) (*Resourc
 }
 
 type provisioner struct {
-	db  *dynamodb.Client
-	eb  *eventbridge.Client
-	sqs *sqs.Client
-	sm  *secretsmanager.Client
-	res *Resources
+	db   *dynamodb.Client
+	eb   *eventbridge.Client
+	sqs  *sqs.Client
+	sm   *secretsmanager.Client
+	logs *cloudwatchlogs.Client
+	res  *Resources
 }
 
 func (p *provisioner) table(ctx context.Context, t *template.Table) error {

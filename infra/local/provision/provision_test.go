@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -61,6 +62,10 @@ func testModel() *template.Model {
 			{LogicalID: "Plain", Name: "plain", Value: "s3cret"},
 			{LogicalID: "Password", Name: "password", Generate: json.RawMessage(`{"PasswordLength":20,"ExcludePunctuation":true,"ExcludeCharacters":"abc"}`)},
 			{LogicalID: "Creds", Name: "creds", Generate: json.RawMessage(`{"SecretStringTemplate":"{\"username\":\"admin\"}","GenerateStringKey":"password"}`)},
+		},
+		LogGroups: []*template.LogGroup{
+			{LogicalID: "Audit", Name: "/test/audit", RetentionDays: 30},
+			{LogicalID: "Forever", Name: "/test/forever"},
 		},
 		Rules: []*template.Rule{
 			{
@@ -259,6 +264,21 @@ func TestProvision(t *testing.T) {
 		}
 		if creds["username"] != "admin" || len(creds["password"]) != 32 {
 			t.Errorf("creds = %v, want admin and a 32-character password", creds)
+		}
+	})
+
+	t.Run("log groups", func(t *testing.T) {
+		logs := cloudwatchlogs.NewFromConfig(cfg)
+		out, err := logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/test/")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int32{}
+		for _, g := range out.LogGroups {
+			got[aws.ToString(g.LogGroupName)] = aws.ToInt32(g.RetentionInDays)
+		}
+		if len(got) != 2 || got["/test/audit"] != 30 || got["/test/forever"] != 0 {
+			t.Errorf("log groups and retention: %v", got)
 		}
 	})
 

@@ -51,8 +51,13 @@ func (p *parser) function(r *resource) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
+	logGroup, err := p.functionLogGroup(pr, name)
+	if err != nil {
+		return nil, err
+	}
 	return &Function{
 		LogicalID:    r.ID,
+		LogGroup:     logGroup,
 		Name:         shortName(r),
 		FunctionName: name,
 		AssetDir:     asset,

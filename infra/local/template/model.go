@@ -28,6 +28,9 @@ type Model struct {
 	Secrets   []*Secret
 	// EventSourceMappings are SQS → function pollings.
 	EventSourceMappings []*EventSourceMapping
+	LogGroups           []*LogGroup
+	// SubscriptionFilters deliver function log events to functions.
+	SubscriptionFilters []*SubscriptionFilter
 }
 
 // Function is one AWS::Lambda::Function packaged from a local asset.
@@ -45,6 +48,8 @@ type Function struct {
 	Env      map[string]string
 	Timeout  time.Duration
 	MemoryMB int
+	// LogGroup is the name of the log group its output goes to.
+	LogGroup string
 }
 
 // RestAPI is the one AWS::ApiGateway::RestApi with its stage settings.

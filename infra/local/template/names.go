@@ -9,15 +9,16 @@ import (
 
 // nameProps are the properties in which a template declares a resource's physical name.
 var nameProps = map[string]string{
-	typeTable:       "TableName",
-	typeGlobalTable: "TableName",
-	typeQueue:       "QueueName",
-	typeBus:         "Name",
-	typeRule:        "Name",
-	typeSecret:      "Name",
-	typeFunction:    "FunctionName",
-	typeTopic:       "TopicName",
-	typeLogGroup:    "LogGroupName",
+	typeTable:              "TableName",
+	typeGlobalTable:        "TableName",
+	typeQueue:              "QueueName",
+	typeBus:                "Name",
+	typeRule:               "Name",
+	typeSecret:             "Name",
+	typeFunction:           "FunctionName",
+	typeTopic:              "TopicName",
+	typeLogGroup:           "LogGroupName",
+	typeSubscriptionFilter: "FilterName",
 }
 
 // nameLimits are the services' maximum name lengths where a generated name could exceed them.

@@ -31,22 +31,23 @@ type Options struct {
 
 // Resource types the model is built from.
 const (
-	typeRestAPI         = "AWS::ApiGateway::RestApi"
-	typeAPIResource     = "AWS::ApiGateway::Resource"
-	typeMethod          = "AWS::ApiGateway::Method"
-	typeAuthorizer      = "AWS::ApiGateway::Authorizer"
-	typeStage           = "AWS::ApiGateway::Stage"
-	typeGatewayResponse = "AWS::ApiGateway::GatewayResponse"
-	typeFunction        = "AWS::Lambda::Function"
-	typeEventSource     = "AWS::Lambda::EventSourceMapping"
-	typeTable           = "AWS::DynamoDB::Table"
-	typeGlobalTable     = "AWS::DynamoDB::GlobalTable"
-	typeBus             = "AWS::Events::EventBus"
-	typeRule            = "AWS::Events::Rule"
-	typeQueue           = "AWS::SQS::Queue"
-	typeSecret          = "AWS::SecretsManager::Secret"
-	typeTopic           = "AWS::SNS::Topic"
-	typeLogGroup        = "AWS::Logs::LogGroup"
+	typeRestAPI            = "AWS::ApiGateway::RestApi"
+	typeAPIResource        = "AWS::ApiGateway::Resource"
+	typeMethod             = "AWS::ApiGateway::Method"
+	typeAuthorizer         = "AWS::ApiGateway::Authorizer"
+	typeStage              = "AWS::ApiGateway::Stage"
+	typeGatewayResponse    = "AWS::ApiGateway::GatewayResponse"
+	typeFunction           = "AWS::Lambda::Function"
+	typeEventSource        = "AWS::Lambda::EventSourceMapping"
+	typeTable              = "AWS::DynamoDB::Table"
+	typeGlobalTable        = "AWS::DynamoDB::GlobalTable"
+	typeBus                = "AWS::Events::EventBus"
+	typeRule               = "AWS::Events::Rule"
+	typeQueue              = "AWS::SQS::Queue"
+	typeSecret             = "AWS::SecretsManager::Secret"
+	typeTopic              = "AWS::SNS::Topic"
+	typeLogGroup           = "AWS::Logs::LogGroup"
+	typeSubscriptionFilter = "AWS::Logs::SubscriptionFilter"
 )
 
 // Load reads the template at templatePath. Asset folders are resolved relative to the template's
@@ -85,7 +86,7 @@ func Parse(tmpl []byte, dir string, opts Options) (*Model, error) {
 	// Functions come first: every later step checks that what it invokes is runnable.
 	steps := []func(*Model) error{
 		p.addFunctions, p.addTables, p.addBuses, p.addQueues, p.addSecrets,
-		p.addRules, p.addEventSourceMappings, p.addAPI,
+		p.addRules, p.addEventSourceMappings, p.addLogGroups, p.addSubscriptionFilters, p.addAPI,
 	}
 	for _, step := range steps {
 		if err := step(m); err != nil {

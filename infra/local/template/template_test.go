@@ -131,6 +131,7 @@ func TestStackFunctionsAndData(t *testing.T) {
 			Env:          map[string]string{"HOKUSAI_ENV": "local", "LOG_LEVEL": "INFO", "MLFLOW_URL": mlflowLocal},
 			Timeout:      29 * time.Second,
 			MemoryMB:     256,
+			LogGroup:     stackName + "-HealthFunctionLogs987E5D6E",
 		},
 	})
 	if _, err := os.Stat(filepath.Join(asset, "bootstrap")); err != nil {
@@ -552,6 +553,13 @@ func TestErrors(t *testing.T) {
 			[]string{"Q2 (AWS::SQS::Queue)", `"jobs" is also that of Q1`}},
 		{"OpenAPI body", `"Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Body": {"openapi": "3.0.1"}}}`,
 			[]string{"Api (AWS::ApiGateway::RestApi)", "Body: REST APIs defined by OpenAPI"}},
+		{"subscription filter on a group no function writes", fn + `, "G": {"Type": "AWS::Logs::LogGroup"},
+			"F": {"Type": "AWS::Logs::SubscriptionFilter", "Properties": {"LogGroupName": {"Ref": "G"}, "FilterPattern": "",
+				"DestinationArn": {"Fn::GetAtt": ["Fn", "Arn"]}}}`,
+			[]string{"F (AWS::Logs::SubscriptionFilter)", "LogGroupName", "no log group a function of this stack writes"}},
+		{"subscription filter to a stream", fn + `, "F": {"Type": "AWS::Logs::SubscriptionFilter", "Properties": {
+			"LogGroupName": "/aws/lambda/S-Fn", "FilterPattern": "", "DestinationArn": "arn:aws:kinesis:us-east-1:1:stream/s"}}`,
+			[]string{"F (AWS::Logs::SubscriptionFilter)", "DestinationArn", "only Lambda destinations"}},
 		{"malformed resource", `"A": {"Type": "AWS::SQS::Queue", "Properties": "none"}`,
 			[]string{"A: json: cannot unmarshal string"}},
 	}
@@ -657,4 +665,30 @@ func TestSubBounded(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "expands to more than") {
 		t.Errorf("error %v", err)
 	}
+}
+
+// A function's log group is its LoggingConfig's (or Lambda's default); subscription filters name
+// their source group and destination function as the harness needs them.
+func TestLogGroupsAndSubscriptionFilters(t *testing.T) {
+	tmpl := `{"Resources": {
+		"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}},
+		"Audit": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/hokusai/x/audit"}},
+		"Emitter": {"Type": "AWS::Lambda::Function", "Metadata": {"aws:asset:path": "a"},
+			"Properties": {"LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": "Logs"}}}},
+		"Dest": {"Type": "AWS::Lambda::Function", "Metadata": {"aws:asset:path": "b"}},
+		"Filter": {"Type": "AWS::Logs::SubscriptionFilter", "Properties": {"LogGroupName": {"Ref": "Logs"},
+			"FilterPattern": "{ $.a = \"b\" }", "DestinationArn": {"Fn::GetAtt": ["Dest", "Arn"]}}},
+		"Named": {"Type": "AWS::Logs::SubscriptionFilter", "Properties": {"FilterName": "mine", "LogGroupName": "/aws/lambda/S-Dest",
+			"FilterPattern": "", "DestinationArn": {"Fn::GetAtt": ["Dest", "Arn"]}}}}}`
+	m, err := Parse([]byte(tmpl), ".", Options{StackName: "S"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "emitter log group", m.Functions["Emitter"].LogGroup, "S-Logs")
+	same(t, "default log group", m.Functions["Dest"].LogGroup, "/aws/lambda/S-Dest")
+	same(t, "log groups", []LogGroup{*m.LogGroups[0], *m.LogGroups[1]}, []LogGroup{
+		{LogicalID: "Audit", Name: "/hokusai/x/audit"}, {LogicalID: "Logs", Name: "S-Logs", RetentionDays: 7}})
+	same(t, "filters", []SubscriptionFilter{*m.SubscriptionFilters[0], *m.SubscriptionFilters[1]}, []SubscriptionFilter{
+		{LogicalID: "Filter", Name: "S-Filter", LogGroup: "S-Logs", FilterPattern: `{ $.a = "b" }`, Function: "Dest"},
+		{LogicalID: "Named", Name: "mine", LogGroup: "/aws/lambda/S-Dest", Function: "Dest"}})
 }

@@ -1,6 +1,6 @@
 // Package triggers runs what moto does not: it hands events that rules route to Lambda targets
-// to the functions, fires schedules, and polls SQS for event source mappings, with the retry
-// semantics of the real services.
+// to the functions, fires schedules, polls SQS for event source mappings, and delivers the log
+// events that subscription filters select, with the retry semantics of the real services.
 package triggers
 
 import (
@@ -51,6 +51,9 @@ type Options struct {
 	// rate(1 minute) every 600ms. 0 means 1. Cron schedules follow a clock that runs 1/scale
 	// times as fast from Start, and their events carry that clock's time.
 	ScheduleScale float64
+	// LogBatchWindow is how long log events matched by a subscription filter gather, per log
+	// stream, before they are delivered; default 1s.
+	LogBatchWindow time.Duration
 }
 
 // Runner delivers rule events, schedules and SQS messages to functions.
@@ -61,6 +64,7 @@ type Runner struct {
 	inv  Invoker
 	opts Options
 	log  *slog.Logger
+	logs *logSubscriptions
 
 	// ctx ends on Stop; every goroutine, including asynchronous invocations started by
 	// RunSchedule before Start, runs under it.
@@ -97,6 +101,7 @@ func New(cfg aws.Config, m *template.Model, res *provision.Resources, inv Invoke
 		inv:    inv,
 		opts:   opts,
 		log:    opts.Log.With("component", "triggers"),
+		logs:   newLogSubscriptions(m),
 		ctx:    ctx,
 		cancel: cancel,
 		stats:  map[string]int{},
@@ -107,6 +112,9 @@ func New(cfg aws.Config, m *template.Model, res *provision.Resources, inv Invoke
 // starts a poller per rule target queue and event source mapping and a timer per schedule. ctx
 // bounds these checks only; the goroutines run until Stop.
 func (r *Runner) Start(ctx context.Context) error {
+	if r.logs.err != nil {
+		return r.logs.err
+	}
 	var starts []func()
 	for _, key := range slices.Sorted(maps.Keys(r.res.RuleTargetQueues)) {
 		q := r.res.RuleTargetQueues[key]
