@@ -171,11 +171,11 @@ func operation(doc *ast.QueryDocument, name *string) (*ast.OperationDefinition, 
 }
 
 type walker struct {
-	doc        *ast.QueryDocument
-	vars       map[string]any
-	judged     *Judged
-	seen       map[Ref]bool
-	count      int
+	doc    *ast.QueryDocument
+	vars   map[string]any
+	judged *Judged
+	seen   map[Ref]bool
+	count  int
 }
 
 // selections walks a selection set, fragments expanded where they are spread (the validator has

@@ -38,7 +38,9 @@ func uiGetRun(t testing.TB) string {
 }
 
 func run(id string) mlflowgraphql.Ref { return mlflowgraphql.Ref{Kind: mlflowgraphql.Run, ID: id} }
-func exp(id string) mlflowgraphql.Ref { return mlflowgraphql.Ref{Kind: mlflowgraphql.Experiment, ID: id} }
+func exp(id string) mlflowgraphql.Ref {
+	return mlflowgraphql.Ref{Kind: mlflowgraphql.Experiment, ID: id}
+}
 
 // nested builds a query whose selection nests n levels below mlflowGetRun.
 func nested(n int) string {
