@@ -7,16 +7,17 @@ import "slices"
 var Mounts = []string{"api/mlflow", "mlflow", ""}
 
 // UI route suffixes under a mount, as API Gateway resource paths: the page itself (the mount's
-// root), its static files, the ajax-api calls it makes and the artifact views its pages link to
-// (relative to the page, so under the mount). The session cookie is accepted on these resources
-// and nowhere else.
-var uiSuffixes = []string{"", "/static-files/{proxy+}", "/ajax-api/{proxy+}", "/get-artifact", "/model-versions/get-artifact"}
+// root), its static files, the ajax-api calls it makes, its GraphQL queries and the artifact views
+// its pages link to (relative to the page, so under the mount). The session cookie is accepted on
+// these resources and nowhere else.
+var uiSuffixes = []string{"", "/static-files/{proxy+}", "/ajax-api/{proxy+}", "/get-artifact", "/model-versions/get-artifact", "/graphql"}
 
 // UIRoutes are the UI's resources under a mount, relative to it, with the method API Gateway
 // opens for each (the page and files are read; the ajax-api calls are the catalog's, any method).
 var UIRoutes = []struct{ Path, Method string }{
 	{"", "GET"}, {"static-files/{proxy+}", "GET"}, {"ajax-api/{proxy+}", "ANY"},
 	{"get-artifact", "GET"}, {"model-versions/get-artifact", "GET"},
+	{"graphql", "POST"}, // the run page's queries (the proxy judges each one)
 }
 
 // UIResources are the API Gateway resource paths (as in a proxy event's resource) on which the

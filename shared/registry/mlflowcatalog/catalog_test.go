@@ -137,7 +137,9 @@ func TestRefused(t *testing.T) {
 		{mc.Tracking, "scorer/invoke", true},
 		{mc.Tracking, "ui-telemetry", true},
 		{mc.Tracking, "demo/generate", true},
-		{0, "graphql", true},
+		// GraphQL is an operation (POST); only its GET is refused (TestRefusedMethod).
+		{mc.UI, "graphql", false},
+		{0, "graphql", false},
 		// The UI's own data routes are operations now, not refusals.
 		{mc.Tracking, "logged-models/m-1/artifacts/files", false},
 		{mc.Tracking, "metrics/get-history-bulk", false},
@@ -197,3 +199,20 @@ func TestCatalogIsConsistent(t *testing.T) {
 }
 
 func fillPattern(p string) string { return fill(p) }
+
+func TestRefusedMethod(t *testing.T) {
+	for _, tt := range []struct {
+		method string
+		want   bool
+	}{{"GET", true}, {"POST", false}, {"", false}} {
+		if _, got := mc.RefusedMethod(mc.UI, tt.method, "graphql"); got != tt.want {
+			t.Errorf("RefusedMethod(ui, %q, graphql) = %v, want %v", tt.method, got, tt.want)
+		}
+	}
+	if _, ok := mc.RefusedMethod(mc.Tracking, "POST", "jobs/j1"); !ok {
+		t.Error("a refusal of every method does not refuse POST")
+	}
+	if op, ok := mc.Lookup(mc.UI, "", "POST", "graphql"); !ok || op.Needs.String() == "" || op.Access.String() != "read" {
+		t.Errorf("Lookup(ui POST graphql) = %+v, %v; want a read", op, ok)
+	}
+}

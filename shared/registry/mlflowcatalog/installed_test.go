@@ -147,6 +147,7 @@ var uiPaths = map[string]string{
 	"/static-files/{path:path}":    "static-files/{path:path}",
 	"/get-artifact":                "get-artifact",
 	"/model-versions/get-artifact": "model-versions/get-artifact",
+	"/graphql":                     "graphql",
 }
 
 // TestCatalogCoversTheInstalledMLflow fails naming each route of the installed MLflow that is
@@ -230,8 +231,8 @@ func TestCatalogCoversTheInstalledMLflow(t *testing.T) {
 	}
 
 	used := map[string]bool{}
-	refused := func(service mlflowcatalog.Service, endpoint string) bool {
-		r, ok := mlflowcatalog.Refused(service, fill(endpoint))
+	refused := func(service mlflowcatalog.Service, method, endpoint string) bool {
+		r, ok := mlflowcatalog.RefusedMethod(service, method, fill(endpoint))
 		used[r.Service.String()+" "+r.Pattern] = used[r.Service.String()+" "+r.Pattern] || ok
 		return ok
 	}
@@ -239,13 +240,13 @@ func TestCatalogCoversTheInstalledMLflow(t *testing.T) {
 		if _, ok := catalog[k]; ok {
 			continue
 		}
-		if !refused(k.service, k.endpoint) {
+		if !refused(k.service, k.method, k.endpoint) {
 			t.Errorf("MLflow route %s %s (%s %s, MLflow's %s, under %v) is neither in the catalog nor refused",
 				k.method, k.endpoint, k.service, k.version, s.name, keys(s.roots))
 		}
 	}
 	for _, r := range outside {
-		if !refused(0, strings.TrimPrefix(r.Path, "/")) {
+		if !refused(0, r.Method, strings.TrimPrefix(r.Path, "/")) {
 			t.Errorf("MLflow route %s %s (%s) is neither in the catalog nor refused", r.Method, r.Path, r.Name)
 		}
 	}

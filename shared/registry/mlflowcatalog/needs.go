@@ -30,6 +30,8 @@ var needs = map[string]permissions.Level{
 	"ServeGetLoggedModelArtifact": permissions.Read,
 	"ServeSearchDatasets":         permissions.Read,
 	"ServeUploadArtifact":         permissions.Edit,
+	// MLflow's GraphQL middleware requires can_read on each experiment and run a query reads.
+	"Graphql": permissions.Read,
 
 	// Runs: their experiment's.
 	"GetRun":                       permissions.Read,

@@ -260,6 +260,10 @@ var operations = []Operation{
 	{Name: "GetUIPage", Service: UI, Method: "GET", Endpoint: "", Access: principal.Read, Resource: None},
 	{Name: "ServeStaticFile", Service: UI, Method: "GET", Endpoint: "static-files/{path:path}", Access: principal.Read, Resource: None},
 	{Name: "ServeArtifacts", Service: UI, Method: "GET", Endpoint: "get-artifact", Access: principal.Read, Resource: Run, IDs: ids(q("run_id"), q("run_uuid"), q("path"))},
+	// The UI's GraphQL (MLflow 3.17's run page reads its run through it): a read whose resources are
+	// the query's, judged by package mlflowgraphql (the experiments its root fields' inputs name,
+	// directly or through a run), so no id field is listed here.
+	{Name: "Graphql", Service: UI, Method: "POST", Endpoint: "graphql", Access: principal.Read, Resource: Experiment},
 	{Name: "ServeModelVersionArtifact", Service: UI, Method: "GET", Endpoint: "model-versions/get-artifact", Access: principal.Read, Resource: ModelVersion, IDs: ids(q("name"), q("version"), q("path"))},
 
 	// Outside the versioned API roots.

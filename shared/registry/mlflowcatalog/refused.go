@@ -10,7 +10,10 @@ type Refusal struct {
 	// Pattern is matched on the decoded endpoint, segment by segment, under api/ and ajax-api/
 	// and in every API version: "*" is one segment, a final "**" any rest.
 	Pattern string
-	Why     string
+	// Method, when set, refuses only that method of a route the catalog serves with others (a
+	// request with it is answered 405 with the catalog's methods); "" refuses every method.
+	Method string
+	Why    string
 }
 
 // refusals are MLflow's localhost-only and server-internal routes, and those that run work on the
@@ -18,49 +21,53 @@ type Refusal struct {
 // the UI routes that run work on the server or are localhost-only are here. None is called by the
 // stock client (TestEveryClientEndpointMaps).
 var refusals = []Refusal{
-	{Tracking, "assistant/**", "MLflow's Assistant is meant for localhost only"},
-	{Tracking, "gateway-proxy", "the UI's AI gateway proxy"},
-	{Tracking, "gateway/supported-providers", "a UI helper of the AI gateway"},
-	{Tracking, "gateway/supported-models", "a UI helper of the AI gateway"},
-	{Tracking, "gateway/provider-config", "a UI helper of the AI gateway"},
-	{Tracking, "gateway/secrets/config", "a UI helper of the AI gateway"},
-	{Tracking, "jobs/**", "MLflow's server-side job runner"},
+	{Service: Tracking, Pattern: "assistant/**", Why: "MLflow's Assistant is meant for localhost only"},
+	{Service: Tracking, Pattern: "gateway-proxy", Why: "the UI's AI gateway proxy"},
+	{Service: Tracking, Pattern: "gateway/supported-providers", Why: "a UI helper of the AI gateway"},
+	{Service: Tracking, Pattern: "gateway/supported-models", Why: "a UI helper of the AI gateway"},
+	{Service: Tracking, Pattern: "gateway/provider-config", Why: "a UI helper of the AI gateway"},
+	{Service: Tracking, Pattern: "gateway/secrets/config", Why: "a UI helper of the AI gateway"},
+	{Service: Tracking, Pattern: "jobs/**", Why: "MLflow's server-side job runner"},
 	// Every prompt-optimization route drives a job on MLflow's runner (create submits it, get and
 	// cancel reach the runner, delete removes its run); the stock client's optimize_prompts runs
 	// the optimizer in the caller's process and never calls them.
-	{Tracking, "prompt-optimization/**", "prompt optimization jobs on the MLflow server"},
-	{Tracking, "scorer/invoke", "runs a scorer on the MLflow server"},
-	{Tracking, "issues/invoke", "runs issue detection on the MLflow server"},
-	{Tracking, "genai/evaluate/invoke", "runs an evaluation on the MLflow server"},
-	{Tracking, "runs/create-promptlab-run", "runs a prompt on the MLflow server"},
-	{Tracking, "demo/**", "generates or deletes MLflow's demo data"},
+	{Service: Tracking, Pattern: "prompt-optimization/**", Why: "prompt optimization jobs on the MLflow server"},
+	{Service: Tracking, Pattern: "scorer/invoke", Why: "runs a scorer on the MLflow server"},
+	{Service: Tracking, Pattern: "issues/invoke", Why: "runs issue detection on the MLflow server"},
+	{Service: Tracking, Pattern: "genai/evaluate/invoke", Why: "runs an evaluation on the MLflow server"},
+	{Service: Tracking, Pattern: "runs/create-promptlab-run", Why: "runs a prompt on the MLflow server"},
+	{Service: Tracking, Pattern: "demo/**", Why: "generates or deletes MLflow's demo data"},
 	// The UI's usage telemetry, nothing a person needs to work; the UI carries on without it.
-	{Tracking, "ui-telemetry", "the web UI's telemetry"},
-	{Tracking, "users/create-ui", "the basic-auth app's sign-up form (users are Hokusai's)"},
+	{Service: Tracking, Pattern: "ui-telemetry", Why: "the web UI's telemetry"},
+	{Service: Tracking, Pattern: "users/create-ui", Why: "the basic-auth app's sign-up form (users are Hokusai's)"},
 
 	// Outside the API roots the gateway routes: the router never reaches them; listed so every
 	// route MLflow has is accounted for.
 	// MLflow's build folder under another name; the page loads its files from static-files/.
-	{0, "build/**", "the web UI's assets"},
-	// One query may read many resources of every kind; per-resource permissions cannot judge it
-	// by its route. MLflow 3.17's run page reads its run through it (mlflowGetRun), so that page
-	// does not load until the gateway judges GraphQL queries (open in issue 15).
-	{0, "graphql", "the web UI's GraphQL"},
-	{0, "signup", "the basic-auth app's sign-up page (users are Hokusai's)"},
-	{0, "health", "the server's liveness probe, for its host"},
-	{0, "ajax-api/3.0/jobs/**", "MLflow's server-side job runner"},
-	{0, "gateway/**", "MLflow's AI gateway serving: calls model providers with the server's credentials"},
+	{Service: 0, Pattern: "build/**", Why: "the web UI's assets"},
+	// The UI posts its GraphQL queries (the GraphQL operation); a GET would carry the query in the
+	// URL, into logs and caches, and the UI never sends one.
+	{Service: UI, Pattern: "graphql", Method: "GET", Why: "GraphQL over GET (the web UI posts its queries)"},
+	{Service: 0, Pattern: "signup", Why: "the basic-auth app's sign-up page (users are Hokusai's)"},
+	{Service: 0, Pattern: "health", Why: "the server's liveness probe, for its host"},
+	{Service: 0, Pattern: "ajax-api/3.0/jobs/**", Why: "MLflow's server-side job runner"},
+	{Service: 0, Pattern: "gateway/**", Why: "MLflow's AI gateway serving: calls model providers with the server's credentials"},
 	// MLflow 3.17 registers search-datasets under "/api/2.0mlflow/…" too, a typo naming no real path.
-	{0, "api/2.0mlflow/**", "a typo in MLflow's route table"},
-	{0, "ajax-api/2.0mlflow/**", "a typo in MLflow's route table"},
+	{Service: 0, Pattern: "api/2.0mlflow/**", Why: "a typo in MLflow's route table"},
+	{Service: 0, Pattern: "ajax-api/2.0mlflow/**", Why: "a typo in MLflow's route table"},
 }
 
 // Refused reports whether the decoded endpoint under service's root is one the gateway refuses
 // (a trailing slash changes nothing), and which refusal it is.
 func Refused(service Service, endpoint string) (Refusal, bool) {
+	return RefusedMethod(service, "", endpoint)
+}
+
+// RefusedMethod is Refused for a method: the refusals of every method, and those of method alone.
+func RefusedMethod(service Service, method, endpoint string) (Refusal, bool) {
 	segs := strings.Split(strings.TrimSuffix(endpoint, "/"), "/")
 	for _, r := range refusals {
-		if r.Service == service && matchGlob(strings.Split(r.Pattern, "/"), segs) {
+		if r.Service == service && (r.Method == "" || r.Method == method) && matchGlob(strings.Split(r.Pattern, "/"), segs) {
 			return r, true
 		}
 	}

@@ -98,6 +98,9 @@ const (
 // check applies the operation's permission to the request, filling ex.resource and ex.decision.
 func (h *Handler) check(r *http.Request, ex *exchange, op mlflowcatalog.Operation) error {
 	ex.decision = DecisionUnchecked
+	if op.Name == graphqlOperation {
+		return h.checkGraphQL(r, ex, op)
+	}
 	e := h.enforce
 	if e == nil || op.Resource == mlflowcatalog.None || (op.Needs == permissions.NoPermissions && !op.Creates) ||
 		searchfilter.Filters(op.Name) {

@@ -94,6 +94,11 @@ var other = principal.Principal{UserID: "u-other", KeyID: "k-other", Scopes: []s
 // enforcedProxy is the proxy for a real MLflow at base with permissions on, default READ.
 func enforcedProxy(t *testing.T, base string, p *perms) (http.Handler, *countedLookups) {
 	t.Helper()
+	return enforcedProxyWith(t, base, p, permissions.Policy{Default: permissions.Read})
+}
+
+func enforcedProxyWith(t *testing.T, base string, p *perms, policy permissions.Policy) (http.Handler, *countedLookups) {
+	t.Helper()
 	cfg := testConfig(t, base, nil)
 	creds, err := upstream.LoadCredentials(context.Background(), cfg.Config, nil)
 	if err != nil {
@@ -101,7 +106,7 @@ func enforcedProxy(t *testing.T, base string, p *perms) (http.Handler, *countedL
 	}
 	looks := &countedLookups{Lookups: mlflow.New(cfg.MLflowURL, 10*time.Second, nil)}
 	h := mlflowproxy.New(cfg, creds, &owners{}, nil, quietLog()).
-		WithPermissions(p, permissions.Policy{Default: permissions.Read}, looks)
+		WithPermissions(p, policy, looks)
 	return creds.Caller(h), looks
 }
 

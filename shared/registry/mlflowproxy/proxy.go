@@ -22,6 +22,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowgraphql"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/modelsource"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/searchfilter"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/upstream"
@@ -107,6 +108,9 @@ type exchange struct {
 	resource         permissions.Resource
 	decision         string
 	claimsExperiment bool // an experiments/create whose success makes the caller its owner
+	// graphql is an admitted GraphQL query whose answer lists registered models' versions, to be
+	// filtered (graphql.go); nil for every other call.
+	graphql *mlflowgraphql.Judged
 }
 
 type exchangeKey struct{}
@@ -356,6 +360,9 @@ func (h *Handler) modifyResponse(res *http.Response) error {
 		logging.FromContext(ctx).Warn("MLflow answered an error without JSON", upstreamAttrs(res, truncate(body), err)...)
 		replaceBody(res, upstreamError(res.StatusCode, ex.clientPath))
 		return nil
+	}
+	if ex.graphql != nil && res.StatusCode >= 200 && res.StatusCode < 300 {
+		h.filterGraphQL(ex, res)
 	}
 	if ex.claimsExperiment && res.StatusCode >= 200 && res.StatusCode < 300 {
 		h.claimExperimentOwner(ex, res)

@@ -113,6 +113,7 @@ var mounts = []struct {
 	{"/static-files/", false},
 	{"/get-artifact", false},
 	{"/model-versions/get-artifact", false},
+	{"/graphql", false},
 }
 
 // apis are MLflow's REST API roots: <root>/<version>/<name>/<endpoint>. MLflow registers every

@@ -91,6 +91,9 @@ func TestRouteMounts(t *testing.T) {
 		{"UI artifact view", "/mlflow/get-artifact", "", false, base + "/get-artifact", mlflowproxy.ServiceUI, "", "get-artifact"},
 		{"UI model-version artifact view", "/model-versions/get-artifact", "", false,
 			base + "/model-versions/get-artifact", mlflowproxy.ServiceUI, "", "model-versions/get-artifact"},
+		{"UI GraphQL", "/api/mlflow/graphql", "", false, base + "/graphql", mlflowproxy.ServiceUI, "", "graphql"},
+		{"UI GraphQL under /mlflow", "/mlflow/graphql", "", true, base + "/graphql", mlflowproxy.ServiceUI, "", "graphql"},
+		{"UI GraphQL on the bare host", "/graphql", "", false, base + "/graphql", mlflowproxy.ServiceUI, "", "graphql"},
 		{"UI data call on the bare host", "/ajax-api/2.0/mlflow/experiments/search", "", false,
 			base + "/ajax-api/2.0/mlflow/experiments/search", mlflowproxy.ServiceTracking, "2.0", "experiments/search"},
 		{"UI-only data call", "/api/mlflow/ajax-api/2.0/mlflow/metrics/get-history-bulk", "", false,
@@ -188,7 +191,7 @@ func TestRouteRefusesWhatIsNotMLflowsAPI(t *testing.T) {
 	for _, path := range []string{
 		"/api/mlflow/index.html",              // the page is served at the mount's root only
 		"/api/mlflow/static/js/main.js",       // the UI's files are under static-files/
-		"/mlflow/graphql",                     // the UI's GraphQL
+		"/mlflow/graphql/x",                   // GraphQL is the one path
 		"/api/mlflow/health",                  // not part of the API
 		"/api/mlflow/api/2.0/mlflow",          // no endpoint
 		"/api/mlflow/api/2.0/mlflow/",         // no endpoint
@@ -367,7 +370,6 @@ var internalRoutes = []struct{ method, path string }{
 	{"POST", "/api/mlflow/gateway/openai/v1/chat/completions"},
 	{"POST", "/api/mlflow/gateway/proxy/e1/anything"},
 	{"POST", "/api/mlflow/gateway/e1/mlflow/invocations"},
-	{"GET", "/api/mlflow/graphql"},
 	{"GET", "/api/mlflow/health"},
 }
 

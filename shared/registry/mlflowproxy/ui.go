@@ -20,13 +20,15 @@ const ServiceUI = mlflowcatalog.UI
 // gateway strips its mount and reaches MLflow's root (or MLFLOW_URL's base path), so it is not set.
 
 // identifyUI recognises the web UI's routes in the decoded path after the mount: the page (the
-// mount's root, "/" left as one empty segment), static-files/<file>, and the artifact views.
+// mount's root, "/" left as one empty segment), static-files/<file>, the artifact views and the
+// UI's GraphQL (POST graphql).
 func identifyUI(segs []string) (Route, bool) {
 	switch {
 	case len(segs) == 1 && segs[0] == "":
 		return Route{Service: ServiceUI, Endpoint: ""}, true
 	case len(segs) >= 1 && segs[0] == "static-files",
 		len(segs) == 1 && segs[0] == "get-artifact",
+		len(segs) == 1 && segs[0] == "graphql",
 		len(segs) == 2 && segs[0] == "model-versions" && segs[1] == "get-artifact":
 		return Route{Service: ServiceUI, Endpoint: strings.Join(segs, "/")}, true
 	}
