@@ -112,9 +112,10 @@ def main():
     as_user("a")
     level(auth, "b_model_after_refusals", USER_B, "registered_model", NAME)
 
-    # A key narrowed to other models manages nothing else, though its user owns it.
+    # A key narrowed to other models manages nothing else, though its user owns it: a grant A's
+    # other key could make (to a user holding none) is refused.
     as_user("a_narrowed")
-    refused("narrowed_grants", lambda: auth.grant_user_permission(USER_B, "registered_model", NAME, "READ"))
+    refused("narrowed_grants", lambda: auth.grant_user_permission(USER_B + "-c", "registered_model", NAME, "READ"))
     step("A's narrowed key refused")
 
     as_user("a")
