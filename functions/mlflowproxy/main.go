@@ -18,6 +18,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/permissionsapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/searchfilter"
 )
@@ -31,21 +32,25 @@ func main() {
 	creds := startup.Upstream(log, cfg.Config)
 	// Owners of what users create through MLflow, and the registry changes the bus did not take,
 	// in the registrations table (owner and CHANGE# items).
-	store := regstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable)
+	db := dynamodb.NewFromConfig(aws)
+	store := regstore.New(db, cfg.RegistrationsTable)
 	var pub mlflowproxy.Publisher
 	if cfg.EventBusName != "" {
 		pub = eventpub.New(eventbridge.NewFromConfig(aws), cfg.EventBusName)
 	}
 	h := mlflowproxy.New(cfg, creds, store, pub, log).WithAudit(audit.NewWriter(os.Stdout, "mlflowproxy"))
 	// Audit records go to stdout beside the logs, where the log group's subscription filter takes them.
+	perms := permstore.New(db, cfg.RegistrationsTable)
 	if !cfg.PermissionsOff {
 		// Per-resource permissions, in the same table: facts cached for PERMISSIONS_CACHE_TTL.
-		perms := permstore.New(dynamodb.NewFromConfig(aws), cfg.RegistrationsTable)
 		cached := permstore.NewCached(perms, cfg.Permissions.CacheTTL, permissionsCacheSize)
 		h.WithPermissions(mlflowproxy.PermissionStore{Cached: cached, Owners: perms}, cfg.Permissions.Policy(), nil)
 		// Searches answer only what the caller may read, in full pages.
 		h.FilterSearches(searchfilter.PolicyPermissions{Policy: cfg.Permissions.Policy(), Facts: cached})
 	}
+	// MLflow's auth REST API (permission grants), answered by the gateway from the permission
+	// store, uncached: it decides on current grants.
+	h.ServeGateway(permissionsapi.New(perms, cfg.Permissions.Policy(), cfg.AdminEmails))
 	// A UI session's writes must come from the gateway's own pages (signin.Guard).
 	lambda.Start(apigw.StreamingHandler(signin.Guard(creds.Caller(h)), log))
 }

@@ -6,6 +6,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 )
 
 // Environments are the deployments this stack knows, chosen with `-c env=<name>`.
@@ -58,6 +62,13 @@ type EnvConfig struct {
 	// WebhookRetrySeconds is the pause before a failed delivery is retried (the queue's
 	// visibility timeout).
 	WebhookRetrySeconds int
+	// PermissionsDefault is every caller's level on an experiment or registered model they neither
+	// own nor were granted (PERMISSIONS_DEFAULT): MLflow's name of a level, READ as MLflow's
+	// basic-auth default.
+	PermissionsDefault string
+	// PermissionsCacheTTLSeconds is how long the proxy and the registration cache a resource's
+	// owner and grants (PERMISSIONS_CACHE_TTL): the longest a grant change takes to be enforced.
+	PermissionsCacheTTLSeconds int
 	// ThrottleRate and ThrottleBurst are the stage's default method throttling.
 	ThrottleRate  float64
 	ThrottleBurst float64
@@ -68,24 +79,26 @@ type EnvConfig struct {
 // Defaults returns the built-in configuration of env.
 func Defaults(env string) (EnvConfig, error) {
 	base := EnvConfig{
-		Name:                      env,
-		MLflowUpstreamAuth:        "none",
-		MLflowServeArtifacts:      true,
-		WebhookDetailTypes:        []string{"model_registered", "model_ready_to_deploy"},
-		WebhookRetrySeconds:       60,
-		OutboxBackoffSeconds:      30,
-		AuthSource:                "dynamodb",
-		AllowedKeyPrefixes:        []string{"live", "test", "dev"},
-		AuthServiceID:             "platform",
-		AuthStaleGraceSeconds:     300,
-		KeyEnvironment:            "dev",
-		AuthCacheTTLSeconds:       60,
-		AuthorizerCacheTTLSeconds: 0,
-		LogRetentionDays:          30,
-		AuditRetentionDays:        365,
-		ArchiveRetentionDays:      90,
-		ThrottleRate:              50,
-		ThrottleBurst:             100,
+		Name:                       env,
+		MLflowUpstreamAuth:         "none",
+		MLflowServeArtifacts:       true,
+		WebhookDetailTypes:         []string{"model_registered", "model_ready_to_deploy"},
+		WebhookRetrySeconds:        60,
+		OutboxBackoffSeconds:       30,
+		AuthSource:                 "dynamodb",
+		AllowedKeyPrefixes:         []string{"live", "test", "dev"},
+		AuthServiceID:              "platform",
+		AuthStaleGraceSeconds:      300,
+		KeyEnvironment:             "dev",
+		AuthCacheTTLSeconds:        60,
+		AuthorizerCacheTTLSeconds:  0,
+		LogRetentionDays:           30,
+		AuditRetentionDays:         365,
+		ArchiveRetentionDays:       90,
+		PermissionsDefault:         permissions.Read.String(),
+		PermissionsCacheTTLSeconds: 30,
+		ThrottleRate:               50,
+		ThrottleBurst:              100,
 	}
 	switch env {
 	case "local":
@@ -94,6 +107,9 @@ func Defaults(env string) (EnvConfig, error) {
 		// caught up with as soon.
 		base.AuthCacheTTLSeconds = 5
 		base.OutboxBackoffSeconds = 2
+		// A grant or revocation is enforced within a second, so end-to-end tests of grant changes
+		// need not wait out the deployed 30 s.
+		base.PermissionsCacheTTLSeconds = 1
 		base.LogRetentionDays = 1
 		base.AuditRetentionDays = 1
 		base.ArchiveRetentionDays = 1
@@ -155,6 +171,7 @@ func Load(env string, context func(key string) (string, bool)) (EnvConfig, error
 	str("keyEnvironment", &c.KeyEnvironment)
 	str("alarmEmail", &c.AlarmEmail)
 	str("webhookUrl", &c.WebhookURL)
+	str("permissionsDefault", &c.PermissionsDefault)
 	boolean := func(key string, dst *bool) {
 		if v, ok := context(key); ok {
 			b, err := strconv.ParseBool(v)
@@ -185,6 +202,7 @@ func Load(env string, context func(key string) (string, bool)) (EnvConfig, error
 	num("logRetentionDays", &c.LogRetentionDays)
 	num("auditRetentionDays", &c.AuditRetentionDays)
 	num("archiveRetentionDays", &c.ArchiveRetentionDays)
+	num("permissionsCacheTtl", &c.PermissionsCacheTTLSeconds)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
@@ -222,6 +240,12 @@ func (c EnvConfig) Validate() error {
 	}
 	if c.AuditRetentionDays < 1 {
 		errs = append(errs, "auditRetentionDays must be at least 1 day")
+	}
+	// The functions' own check of the settings, so synth fails where their start-up would.
+	if level, err := permissions.ParseLevel(c.PermissionsDefault); err != nil {
+		errs = append(errs, fmt.Sprintf("permissionsDefault: %v", err))
+	} else if err := (permstore.Config{Default: level, CacheTTL: time.Duration(c.PermissionsCacheTTLSeconds) * time.Second}).Validate(); err != nil {
+		errs = append(errs, fmt.Sprintf("permissionsCacheTtl: %v", err))
 	}
 	if c.AuthCacheTTLSeconds < 1 {
 		errs = append(errs, "authCacheTtl must be at least 1 second")

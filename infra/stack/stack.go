@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
@@ -75,12 +76,12 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	})
 	s.grantAuth(env, authorizer, keys)
 	proxy := s.mlflowProxy(st, env, props.BuildDir, up)
-	register := fn("register", up.environ(map[string]string{
+	register := fn("register", up.environ(permissionsEnv(env, map[string]string{
 		"MLFLOW_TIMEOUT":      "8s",
 		"REGISTRATIONS_TABLE": *s.Data.Registrations.TableName(),
 		"EVENT_BUS_NAME":      *s.Events.Bus.EventBusName(),
 		"ADMIN_EMAILS":        strings.Join(env.AdminEmails, ","),
-	}))
+	})))
 	// Every function that calls MLflow reaches it the same way (shared/registry/upstream).
 	up.grant(health, proxy, register)
 	outbox := fn("outbox", map[string]string{
@@ -92,6 +93,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	})
 	s.Data.Registrations.Grant(register.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:PutItem"),
 		jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"))
+	// The registration checks permissions on the model it registers under (one BatchGetItem of its
+	// owner, grants and the pattern grants, shared/auth/permstore).
+	s.grantRegistrations(register, []string{"dynamodb:BatchGetItem"}, permissionReadPrefixes...)
 	s.Data.Registrations.Grant(outbox.Role, jsii.String("dynamodb:GetItem"), jsii.String("dynamodb:UpdateItem"), jsii.String("dynamodb:Query"))
 	grantPutEvents(s.Events.Bus, register)
 	grantPutEvents(s.Events.Bus, outbox)
@@ -198,7 +202,7 @@ func (u *upstream) grant(fns ...*Function) {
 
 // mlflowProxy is the function behind the MLflow mounts.
 func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir string, up *upstream) *Function {
-	e := up.environ(map[string]string{
+	e := up.environ(permissionsEnv(env, map[string]string{
 		"MLFLOW_TIMEOUT":         "25s",
 		"MLFLOW_AJAX_API":        strconv.FormatBool(env.MLflowAjaxAPI),
 		"MLFLOW_SERVE_ARTIFACTS": strconv.FormatBool(env.MLflowServeArtifacts),
@@ -206,7 +210,7 @@ func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir 
 		"ADMIN_EMAILS":           strings.Join(env.AdminEmails, ","),
 		"REGISTRATIONS_TABLE":    *s.Data.Registrations.TableName(),
 		"EVENT_BUS_NAME":         *s.Events.Bus.EventBusName(),
-	})
+	}))
 	f := newFunction(scope, "mlflowproxy", FunctionProps{
 		Env: env, AssetPath: filepath.Join(buildDir, "mlflowproxy"), Environ: e, Memory: 512,
 		// The gateway's 29 s bounds the wait for the first byte; a streamed download may then run
@@ -215,19 +219,52 @@ func (s *Stack) mlflowProxy(scope constructs.Construct, env EnvConfig, buildDir 
 	})
 	// The proxy records who creates a registered model or version through MLflow (it reads and
 	// conditionally writes owner items) and the registry changes the bus did not take (it puts
-	// CHANGE# items for the outbox); it may touch no other item of the table (no registration or
-	// idempotency record) and none of its indexes.
-	f.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:PutItem"),
-		Resources: jsii.Strings(*s.Data.Registrations.TableArn()),
-		Conditions: &map[string]any{
-			"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": []string{regstore.OwnerPrefix + "*", regstore.ChangePrefix + "*"}},
-		},
-	}))
+	// CHANGE# items for the outbox). It checks permissions (it reads owners and grants, and claims
+	// the owner of an experiment it creates) and manages grants (MLflow's auth API: a user grant is
+	// a TransactWriteItems of two UpdateItems, authorized per item as UpdateItem). It may touch no
+	// other item of the table (no registration or idempotency record) and none of its indexes.
+	s.grantRegistrations(f, []string{"dynamodb:GetItem", "dynamodb:PutItem"}, regstore.OwnerPrefix, regstore.ChangePrefix)
+	s.grantRegistrations(f, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem"}, permissionReadPrefixes...)
+	s.grantRegistrations(f, []string{"dynamodb:PutItem"}, permstore.ExperimentOwnerPrefix)
+	s.grantRegistrations(f, []string{"dynamodb:UpdateItem"}, permstore.GrantsPrefix, permstore.UserGrantsPrefix)
 	// It publishes each registry change MLflow accepted (shared/registry/mlflowproxy, registry.go).
 	grantPutEvents(s.Events.Bus, f)
 	s.Functions["mlflowproxy"] = f
 	return f
+}
+
+// permissionReadPrefixes start the keys of the items a permission check or listing reads: owners
+// of registered models and of experiments, the grants on each resource (and the pattern grants,
+// GRANTS#PATTERNS), each user's grants.
+var permissionReadPrefixes = []string{
+	permstore.OwnerPrefix, permstore.ExperimentOwnerPrefix, permstore.GrantsPrefix, permstore.UserGrantsPrefix,
+}
+
+// grantRegistrations lets f call actions on the registrations table's items whose key starts with
+// one of prefixes, and on no other item or index.
+func (s *Stack) grantRegistrations(f *Function, actions []string, prefixes ...string) {
+	like := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		like[i] = p + "*"
+	}
+	f.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings(*s.Data.Registrations.TableArn()),
+		Conditions: &map[string]any{
+			"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": like},
+		},
+	}))
+}
+
+// permissionsEnv is extra with the permission settings of the functions that enforce them
+// (shared/auth/permstore Config) added.
+func permissionsEnv(env EnvConfig, extra map[string]string) map[string]string {
+	e := map[string]string{
+		"PERMISSIONS_DEFAULT":   env.PermissionsDefault,
+		"PERMISSIONS_CACHE_TTL": seconds(env.PermissionsCacheTTLSeconds),
+	}
+	maps.Copy(e, extra)
+	return e
 }
 
 // authorizerEnv is the authorizer's configuration (SPEC section 4).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/infra/stack"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
@@ -433,17 +434,17 @@ func TestFunctionRolesAreLeastPrivilege(t *testing.T) {
 			"DataValidationCache|DataSessions|UiSessionSecret"},
 		{"uisession", "UisessionFunctionRole", nil, []string{"dynamodb:DeleteItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"}, "DataSessions|UiSessionSecret"},
 		{"keys", "KeysFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}, "DataKeys"},
-		// Owner and change items only (TestMLflowProxyWritesOnlyOwnerAndChangeItems).
-		{"mlflow proxy", "MlflowproxyFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
-		{"register", "RegisterFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
+		// Owner, change and permission items only (TestRegistrationsItemsByPrefix).
+		{"mlflow proxy", "MlflowproxyFunctionRole", nil, []string{"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
+		{"register", "RegisterFunctionRole", nil, []string{"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
 		{"outbox", "OutboxFunctionRole", nil, []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents"}, "DataRegistrations|EventsBus"},
 		// Every function that calls MLflow reads the upstream secret, and only it, only to get its value.
 		{"mlflow proxy with upstream credentials", "MlflowproxyFunctionRole", map[string]string{"mlflowUpstreamAuth": "bearer"},
-			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "events:PutEvents", "secretsmanager:GetSecretValue"}, "DataRegistrations|EventsBus|MlflowUpstreamCredentials"},
+			[]string{"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "events:PutEvents", "secretsmanager:GetSecretValue"}, "DataRegistrations|EventsBus|MlflowUpstreamCredentials"},
 		{"health with upstream credentials", "HealthFunctionRole", map[string]string{"mlflowUpstreamAuth": "basic"},
 			[]string{"secretsmanager:GetSecretValue"}, "MlflowUpstreamCredentials"},
 		{"register with upstream credentials", "RegisterFunctionRole", map[string]string{"mlflowUpstreamAuth": "basic"},
-			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents", "secretsmanager:GetSecretValue"},
+			[]string{"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "events:PutEvents", "secretsmanager:GetSecretValue"},
 			"DataRegistrations|EventsBus|MlflowUpstreamCredentials"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -680,35 +681,105 @@ func TestWebhook(t *testing.T) {
 }
 
 // The proxy records owners of what users create through MLflow (shared/registry/mlflowproxy Owners)
-// and the registry changes the bus did not take (Outbox): it
-// may read and write the registrations table's owner and registry-change items, and no other of
-// its items; it publishes to the environment's bus.
-func TestMLflowProxyWritesOnlyOwnerAndChangeItems(t *testing.T) {
-	s := synth(t, "dev", nil)
-	if env := s.functionEnvironments(t)["mlflowproxy"]; env["REGISTRATIONS_TABLE"] == "" || env["EVENT_BUS_NAME"] == "" {
+// and the registry changes the bus did not take (Outbox), checks permissions and manages grants
+// (shared/auth/permstore); the registration checks permissions. Each may reach the registrations
+// table's items by key prefix only, each action on the prefixes its job needs: a grant is a
+// TransactWriteItems of UpdateItems, which IAM authorizes item by item as UpdateItem.
+func TestRegistrationsItemsByPrefix(t *testing.T) {
+	owner, change := regstore.OwnerPrefix+"*", regstore.ChangePrefix+"*"
+	expOwner, grants, userGrants := permstore.ExperimentOwnerPrefix+"*", permstore.GrantsPrefix+"*", permstore.UserGrantsPrefix+"*"
+	reads := []string{expOwner, grants, owner, userGrants}
+	for _, tc := range []struct {
+		role string
+		want map[string][]string // action → the key patterns it is allowed on
+	}{
+		{"MlflowproxyFunctionRole", map[string][]string{
+			"dynamodb:GetItem":      {change, expOwner, grants, owner, userGrants},
+			"dynamodb:BatchGetItem": reads,
+			"dynamodb:PutItem":      {change, expOwner, owner},
+			"dynamodb:UpdateItem":   {grants, userGrants},
+		}},
+		// Its table-wide actions (registration and idempotency records) are not conditioned.
+		{"RegisterFunctionRole", map[string][]string{"dynamodb:BatchGetItem": reads}},
+	} {
+		t.Run(tc.role, func(t *testing.T) {
+			got := map[string][]string{}
+			for _, p := range synth(t, "dev", nil).resources("AWS::IAM::Policy") {
+				if !strings.Contains(fmtAny(p["Roles"]), tc.role) {
+					continue
+				}
+				for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+					stmt := st.(map[string]any)
+					cond, ok := stmt["Condition"].(map[string]any)
+					if !ok {
+						continue
+					}
+					if res := fmtAny(stmt["Resource"]); strings.Contains(res, "index") || !strings.Contains(res, "DataRegistrations") {
+						t.Errorf("granted on %s, want the registrations table alone", res)
+					}
+					like, _ := cond["ForAllValues:StringLike"].(map[string]any)
+					keys := asList(like["dynamodb:LeadingKeys"])
+					if len(cond) != 1 || len(like) != 1 || len(keys) == 0 {
+						t.Errorf("condition %s, want dynamodb:LeadingKeys alone", fmtAny(cond))
+					}
+					for _, a := range asList(stmt["Action"]) {
+						got[a] = append(got[a], keys...)
+					}
+				}
+			}
+			for a := range got {
+				slices.Sort(got[a])
+				got[a] = slices.Compact(got[a])
+			}
+			if fmtAny(got) != fmtAny(tc.want) {
+				t.Errorf("allowed by key prefix\n%s, want\n%s", fmtAny(got), fmtAny(tc.want))
+			}
+		})
+	}
+	if env := synth(t, "dev", nil).functionEnvironments(t)["mlflowproxy"]; env["REGISTRATIONS_TABLE"] == "" || env["EVENT_BUS_NAME"] == "" {
 		t.Errorf("the proxy has no REGISTRATIONS_TABLE or EVENT_BUS_NAME: %v", env)
 	}
-	var found bool
-	for _, p := range s.resources("AWS::IAM::Policy") {
-		if !strings.Contains(fmtAny(p["Roles"]), "MlflowproxyFunctionRole") {
-			continue
-		}
-		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
-			stmt := st.(map[string]any)
-			if !slices.Contains(asList(stmt["Action"]), "dynamodb:PutItem") {
-				continue
+}
+
+// The proxy and the registration enforce the same permission settings, per environment: READ for
+// what nobody granted, and a grant change within 30 s deployed, a second locally (the end-to-end
+// tests of grant changes).
+func TestPermissionSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env       string
+		overrides map[string]string
+		def, ttl  string
+	}{
+		{"dev", nil, "READ", "30s"},
+		{"prod", nil, "READ", "30s"},
+		{"local", nil, "READ", "1s"},
+		{"staging", map[string]string{"permissionsDefault": "NO_PERMISSIONS", "permissionsCacheTtl": "5"}, "NO_PERMISSIONS", "5s"},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			envs := synth(t, tc.env, tc.overrides).functionEnvironments(t)
+			for _, fn := range []string{"mlflowproxy", "register"} {
+				if got := envs[fn]; got["PERMISSIONS_DEFAULT"] != tc.def || got["PERMISSIONS_CACHE_TTL"] != tc.ttl {
+					t.Errorf("%s: PERMISSIONS_DEFAULT=%q PERMISSIONS_CACHE_TTL=%q, want %q %q", fn,
+						got["PERMISSIONS_DEFAULT"], got["PERMISSIONS_CACHE_TTL"], tc.def, tc.ttl)
+				}
 			}
-			found = true
-			want := `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["` + regstore.OwnerPrefix + `*","` + regstore.ChangePrefix + `*"]}}`
-			if got := fmtAny(stmt["Condition"]); got != want {
-				t.Errorf("condition %s, want %s", got, want)
-			}
-			if res := fmtAny(stmt["Resource"]); strings.Contains(res, "index") || !strings.Contains(res, "DataRegistrations") {
-				t.Errorf("granted on %s, want the registrations table alone", res)
-			}
-		}
+		})
 	}
-	if !found {
-		t.Error("the proxy may not write owner items")
+}
+
+// A permission setting the functions would refuse at start fails synth, naming the context key.
+func TestPermissionSettingsValidated(t *testing.T) {
+	for _, tc := range []struct{ key, value string }{
+		{"permissionsDefault", "read"}, // MLflow's names are exact
+		{"permissionsDefault", ""},
+		{"permissionsDefault", "ADMIN"},
+		{"permissionsCacheTtl", "3601"},
+		{"permissionsCacheTtl", "-1"},
+		{"permissionsCacheTtl", "30s"},
+	} {
+		_, err := stack.Load("dev", func(k string) (string, bool) { return tc.value, k == tc.key })
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%s=%q: %v, want an error naming %s", tc.key, tc.value, err, tc.key)
+		}
 	}
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/access"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
-	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 )
 
@@ -106,7 +105,9 @@ func (h *Handler) endpoint(fn func(*http.Request, permissions.Caller) (any, erro
 			writeError(w, r, &Error{Status: http.StatusUnauthorized, Code: "UNAUTHENTICATED", Message: "Missing, invalid or revoked API key"})
 			return
 		}
-		answer, err := fn(r, h.callerOf(p))
+		// The key's narrowing is part of the caller: a key narrowed to patterns manages nothing
+		// they do not name, and grants on no pattern, whoever holds it.
+		answer, err := fn(r, p.Caller(h.adminEmails))
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -114,9 +115,6 @@ func (h *Handler) endpoint(fn func(*http.Request, permissions.Caller) (any, erro
 		httpapi.WriteJSON(w, http.StatusOK, answer)
 	})
 }
-
-// callerOf is the caller as the permission model reads them, a narrowed key with its patterns.
-func (h *Handler) callerOf(p principal.Principal) permissions.Caller { return p.Caller(h.adminEmails) }
 
 // one is one grant a request names: whose, on what.
 type one struct {

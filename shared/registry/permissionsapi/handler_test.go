@@ -121,6 +121,10 @@ var (
 	carol = principal.Principal{UserID: "carol", KeyID: "k-c", Scopes: []string{"model:read"}}
 	root  = principal.Principal{UserID: "root", KeyID: "k-r", Scopes: []string{"admin"}}
 	boss  = principal.Principal{UserID: "boss", KeyID: "k-boss", Email: "Boss@Hokus.ai", Scopes: []string{"model:read"}}
+	// Keys narrowed to the models named ci-* (POST /api/keys with resource_patterns).
+	ciOnly  = []permissions.Pattern{{Kind: permissions.RegisteredModel, Glob: "ci-*"}}
+	rootCI  = principal.Principal{UserID: "root", KeyID: "k-rci", Scopes: []string{"admin"}, Patterns: ciOnly}
+	aliceCI = principal.Principal{UserID: "alice", KeyID: "k-aci", Scopes: []string{"model:write"}, Patterns: ciOnly}
 )
 
 func newStore() *memStore {
@@ -236,6 +240,18 @@ func TestGrantAndRevoke(t *testing.T) {
 					t.Errorf("pattern grant not stored as one: %+v", s.grants)
 				}
 			}},
+		{name: "an admin's narrowed key grants on no pattern", caller: rootCI, op: "GrantUserPermission",
+			body: js("username", "carol", "resource_type", model, "resource_id", "ci-*", "permission", "EDIT"), status: 403, code: "PERMISSION_DENIED"},
+		{name: "an admin's narrowed key manages nothing outside its patterns", caller: rootCI, op: "GrantUserPermission",
+			body: js("username", "carol", "resource_type", exp, "resource_id", "99", "permission", "READ"), status: 403, code: "PERMISSION_DENIED"},
+		{name: "an admin's narrowed key manages what its patterns name", caller: rootCI, op: "GrantUserPermission",
+			body: js("username", "carol", "resource_type", model, "resource_id", "CI-build", "permission", "EDIT"), status: 200,
+			check: wantLevel("carol", permissions.RegisteredModel, "CI-build", permissions.Edit)},
+		{name: "an owner's narrowed key does not manage her model outside its patterns", caller: aliceCI, op: "GrantUserPermission",
+			body: js("username", "carol", "resource_type", model, "resource_id", "fraud", "permission", "READ"), status: 403, code: "PERMISSION_DENIED"},
+		{name: "nor revoke on it", caller: aliceCI, op: "RevokeUserPermission",
+			body: js("username", "bob", "resource_type", model, "resource_id", "fraud"), status: 403, code: "PERMISSION_DENIED",
+			check: wantLevel("bob", permissions.RegisteredModel, "fraud", permissions.Edit)},
 		{name: "a second grant is MLflow's RESOURCE_ALREADY_EXISTS", caller: alice, op: "GrantUserPermission",
 			body: js("username", "bob", "resource_type", model, "resource_id", "fraud", "permission", "MANAGE"), status: 400, code: "RESOURCE_ALREADY_EXISTS",
 			check: wantLevel("bob", permissions.RegisteredModel, "fraud", permissions.Edit)},
