@@ -27,13 +27,13 @@ import (
 // claimModelFor makes userID the owner of the model name unless another user owns it, and
 // returns its owner: userID, or (for a caller who may act for others) the other user.
 func (h *Handler) claimModelFor(ctx context.Context, caller principal.Principal, forOthers bool, userID, name string) (string, error) {
-	return h.claim(ctx, caller, forOthers, userID, regstore.ModelOwnerPK(name), name, "", withLevel(modelOwned(name), name))
+	return h.claim(ctx, caller, forOthers, userID, regstore.ModelOwnerPK(name), name, "", modelOwned(name))
 }
 
 func modelOwned(name string) *httpapi.Error {
-	return httpapi.NewError(http.StatusForbidden, CodeModelOwned,
+	return withLevel(httpapi.NewError(http.StatusForbidden, CodeModelOwned,
 		fmt.Sprintf("model %q is registered by another user; registering or announcing under it needs %s on it, "+
-			"which its owner may grant you; else register your versions under a model name of your own", name, needed))
+			"which its owner may grant you; else register your versions under a model name of your own", name, needed)), name)
 }
 
 // claimVersion makes caller the owner of the model version unless another user owns it.
@@ -47,8 +47,9 @@ func (h *Handler) claimVersionFor(ctx context.Context, caller principal.Principa
 }
 
 func versionOwned(name, version string) *httpapi.Error {
-	return httpapi.NewError(http.StatusForbidden, CodeVersionOwned,
-		fmt.Sprintf("version %s of model %q is registered by another user; only they can announce it", version, name))
+	return withLevel(httpapi.NewError(http.StatusForbidden, CodeVersionOwned,
+		fmt.Sprintf("version %s of model %q is registered by another user; only they, or a user with %s on the model, can announce it",
+			version, name, needed)), name)
 }
 
 // claim makes userID (the caller, or the user an admin acts for) the owner of pk unless another

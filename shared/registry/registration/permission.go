@@ -104,5 +104,5 @@ func (h *Handler) mayRegister(ctx context.Context, caller principal.Principal, n
 	}
 	logging.FromContext(ctx).Warn("registration refused: owned by another user",
 		"model_name", name, "owner", owner, "user_id", caller.UserID)
-	return withLevel(modelOwned(name), name)
+	return modelOwned(name)
 }
