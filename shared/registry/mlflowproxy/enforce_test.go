@@ -92,7 +92,10 @@ func (c *countedLookups) GetLoggedModel(ctx context.Context, id string) (*mlflow
 var other = principal.Principal{UserID: "u-other", KeyID: "k-other", Scopes: []string{"mlflow:write"}}
 
 // enforcedProxy is the proxy for a real MLflow at base with permissions on, default READ.
-func enforcedProxy(t *testing.T, base string, p *perms) (http.Handler, *countedLookups) {
+// permissionsSource is what a test proxy reads permissions from: the fake, or a cache over it.
+type permissionsSource = mlflowproxy.Permissions
+
+func enforcedProxy(t testing.TB, base string, p permissionsSource) (http.Handler, *countedLookups) {
 	t.Helper()
 	return enforcedProxyWith(t, base, p, permissions.Policy{Default: permissions.Read})
 }

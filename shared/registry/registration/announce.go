@@ -45,8 +45,8 @@ type EventEmitted struct {
 // in MLflow itself; the registry checks it exists, mirrors the metadata tags onto it and its run,
 // records the registration and emits its events. A repeat by the same user re-records and
 // re-publishes the same events under the same ids; another user's is refused (ownAnnouncement).
-// An admin's stays the owner's: record and events keep the owner's user_id and key_id under the
-// same event ids, and the admin is recorded as the actor.
+// An admin's, or that of a user with EDIT on the model, stays the owner's: record and events keep
+// the owner's user_id and key_id under the same event ids, and the caller is recorded as the actor.
 func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, error) {
 	start := h.now()
 	caller, err := h.policy.Require(r, principal.Write)
@@ -69,6 +69,15 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 		return 0, nil, err
 	}
 	ctx := r.Context()
+	// Before MLflow is called: a key narrowed to other names is refused, and a caller with EDIT
+	// on the model (an admin, or a user its owner granted it) may announce its owner's versions.
+	if err := h.narrowedAway(ctx, caller, req.ModelName); err != nil {
+		return 0, nil, err
+	}
+	forOthers, err := h.mayEdit(ctx, caller, req.ModelName, "")
+	if err != nil {
+		return 0, nil, err
+	}
 	mctx, cancel := mlflowContext(ctx, start)
 	defer cancel()
 	mv, err := h.mlflow.GetModelVersion(mctx, req.ModelName, req.Version)
@@ -84,11 +93,11 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	modelID := record.ModelID(req.ModelName, req.Version, req.TokenID)
 	registrationID := AnnouncementID(modelID)
 	// The registry's values win over the client's copies of its tags; a contradicting copy is
-	// refused before anything is written. An admin's announcement carries its owner's user_id,
-	// known only once ownAnnouncement has found the owner.
+	// refused before anything is written. The announcement of a caller who may act for others
+	// carries its owner's user_id, known only once ownAnnouncement has found the owner.
 	sys := rules.AnnouncedTags(req, mv, runID, registrationID)
 	var later []string
-	if h.admin(caller) {
+	if forOthers {
 		later = []string{rules.TagUserID}
 	} else {
 		sys[rules.TagUserID] = caller.UserID
@@ -96,7 +105,7 @@ func (h *Handler) announce(w http.ResponseWriter, r *http.Request) (int, any, er
 	if err := rules.CheckSystemTags(req.Tags, sys, later...); err != nil {
 		return 0, nil, err
 	}
-	own, err := h.ownAnnouncement(ctx, caller, mv, registrationID)
+	own, err := h.ownAnnouncement(ctx, caller, forOthers, mv, registrationID)
 	if err != nil {
 		return 0, nil, err
 	}

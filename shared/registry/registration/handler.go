@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/access"
+	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/jsonbody"
@@ -76,6 +77,11 @@ type Deps struct {
 	Now func() time.Time
 	// Audit receives a record of every registration call and refusal (audit.go); nil writes none.
 	Audit Auditor
+	// Permissions brings the grants on registered models (permission.go); nil knows none, so only
+	// owners and admins act on a model.
+	Permissions Permissions
+	// Policy is the deployment's default level (PERMISSIONS_DEFAULT).
+	Policy permissions.Policy
 }
 
 // Handler serves the registration API.
@@ -90,6 +96,13 @@ type Handler struct {
 	now       func() time.Time
 	mux       *httpapi.Mux
 	auditor   Auditor
+	perms     perms
+}
+
+// perms is the permission store and the deployment's policy.
+type perms struct {
+	store  Permissions
+	policy permissions.Policy
 }
 
 // New builds the handler.
@@ -97,7 +110,7 @@ func New(d Deps) *Handler {
 	h := &Handler{
 		mlflow: d.MLflow, store: d.Store, publisher: d.Publisher,
 		policy: access.Policy{AdminEmails: d.AdminEmails}, timeout: d.MLflowTimeout, now: d.Now,
-		auditor: d.Audit,
+		auditor: d.Audit, perms: perms{store: d.Permissions, policy: d.Policy},
 	}
 	if h.now == nil {
 		h.now = time.Now

@@ -24,49 +24,46 @@ import (
 // or the table, so nothing changes. Admins may act on anyone's. The name is claimed before the
 // version, so whoever claims a version owns its name (or is an admin).
 
-// claimModel makes caller the owner of the model name unless another user owns it.
-func (h *Handler) claimModel(ctx context.Context, caller principal.Principal, name string) error {
-	_, err := h.claimModelFor(ctx, caller, caller.UserID, name)
-	return err
-}
-
 // claimModelFor makes userID the owner of the model name unless another user owns it, and
-// returns its owner: userID, or (for an admin caller) the other user.
-func (h *Handler) claimModelFor(ctx context.Context, caller principal.Principal, userID, name string) (string, error) {
-	return h.claim(ctx, caller, userID, regstore.ModelOwnerPK(name), name, "", modelOwned(name))
+// returns its owner: userID, or (for a caller who may act for others) the other user.
+func (h *Handler) claimModelFor(ctx context.Context, caller principal.Principal, forOthers bool, userID, name string) (string, error) {
+	return h.claim(ctx, caller, forOthers, userID, regstore.ModelOwnerPK(name), name, "", modelOwned(name))
 }
 
 func modelOwned(name string) *httpapi.Error {
-	return httpapi.NewError(http.StatusForbidden, CodeModelOwned,
-		fmt.Sprintf("model %q is registered by another user; register your versions under a model name of your own", name))
+	return withLevel(httpapi.NewError(http.StatusForbidden, CodeModelOwned,
+		fmt.Sprintf("model %q is registered by another user; registering or announcing under it needs %s on it, "+
+			"which its owner may grant you; else register your versions under a model name of your own", name, needed)), name)
 }
 
 // claimVersion makes caller the owner of the model version unless another user owns it.
 func (h *Handler) claimVersion(ctx context.Context, caller principal.Principal, name, version string) error {
-	_, err := h.claimVersionFor(ctx, caller, caller.UserID, name, version)
+	_, err := h.claimVersionFor(ctx, caller, h.admin(caller), caller.UserID, name, version)
 	return err
 }
 
-func (h *Handler) claimVersionFor(ctx context.Context, caller principal.Principal, userID, name, version string) (string, error) {
-	return h.claim(ctx, caller, userID, regstore.VersionOwnerPK(name, version), name, version, versionOwned(name, version))
+func (h *Handler) claimVersionFor(ctx context.Context, caller principal.Principal, forOthers bool, userID, name, version string) (string, error) {
+	return h.claim(ctx, caller, forOthers, userID, regstore.VersionOwnerPK(name, version), name, version, versionOwned(name, version))
 }
 
 func versionOwned(name, version string) *httpapi.Error {
-	return httpapi.NewError(http.StatusForbidden, CodeVersionOwned,
-		fmt.Sprintf("version %s of model %q is registered by another user; only they can announce it", version, name))
+	return withLevel(httpapi.NewError(http.StatusForbidden, CodeVersionOwned,
+		fmt.Sprintf("version %s of model %q is registered by another user; only they, or a user with %s on the model, can announce it",
+			version, name, needed)), name)
 }
 
 // claim makes userID (the caller, or the user an admin acts for) the owner of pk unless another
-// user owns it, and returns the owner. Another user's is refused, unless the caller is an admin.
-func (h *Handler) claim(ctx context.Context, caller principal.Principal, userID, pk, name, version string, refusal *httpapi.Error) (string, error) {
+// user owns it, and returns the owner. Another user's is refused, unless the caller may act for
+// others (forOthers: an admin, or a user with EDIT on the model).
+func (h *Handler) claim(ctx context.Context, caller principal.Principal, forOthers bool, userID, pk, name, version string, refusal *httpapi.Error) (string, error) {
 	owner, err := h.store.ClaimOwner(ctx, pk, userID, name, version, h.now())
 	switch {
 	case err == nil:
 		return owner, nil
 	case !errors.Is(err, regstore.ErrOwned):
 		return "", record.StoreUnavailable(err)
-	case h.admin(caller):
-		logging.FromContext(ctx).Info("admin acting on another user's model", "model_name", name, "version", version, "owner", owner)
+	case forOthers:
+		logging.FromContext(ctx).Info("acting on another user's model, with EDIT on it", "model_name", name, "version", version, "owner", owner)
 		return owner, nil
 	}
 	logging.FromContext(ctx).Warn("registration refused: owned by another user",
@@ -83,12 +80,13 @@ type owner struct{ UserID, KeyID string }
 // the record's owner (announcements recorded before owner items existed carry their user), else
 // the version's legacy owner (legacyOwner), else the version's, else the model's (an unowned
 // version of a user's model is claimed for them).
-func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principal, mv *mlflow.ModelVersion, registrationID string) (owner, error) {
+// A user with EDIT on the model (forOthers, as an admin) may announce its owner's versions too.
+func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principal, forOthers bool, mv *mlflow.ModelVersion, registrationID string) (owner, error) {
 	name, version := mv.Name, mv.Version
 	rec, err := h.store.Get(ctx, registrationID)
 	recorded := err == nil
 	switch {
-	case recorded && rec.UserID != caller.UserID && !h.admin(caller):
+	case recorded && rec.UserID != caller.UserID && !forOthers:
 		logging.FromContext(ctx).Warn("announcement refused: recorded for another user",
 			"registration_id", registrationID, "owner", rec.UserID, "user_id", caller.UserID)
 		return owner{}, versionOwned(name, version)
@@ -111,23 +109,24 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 	}
 	// For a user, forUser is the caller (claim refuses another's), except for a legacy version,
 	// claimed for its registrant: its name and version must then be the caller's too.
-	modelOwner, err := h.claimModelFor(ctx, caller, forUser, name)
+	modelOwner, err := h.claimModelFor(ctx, caller, forOthers, forUser, name)
 	if err != nil {
 		return owner{}, err
 	}
-	if modelOwner != caller.UserID && !h.admin(caller) {
+	if modelOwner != caller.UserID && !forOthers {
 		logging.FromContext(ctx).Warn("announcement refused: a model registered by another user",
 			"model_name", name, "owner", modelOwner, "user_id", caller.UserID)
 		return owner{}, modelOwned(name)
 	}
-	if !recorded && legacy.UserID == "" {
+	// An admin's announcement of an unowned version is the model owner's; a grantee's their own.
+	if !recorded && legacy.UserID == "" && h.admin(caller) {
 		forUser = modelOwner
 	}
-	versionOwner, err := h.claimVersionFor(ctx, caller, forUser, name, version)
+	versionOwner, err := h.claimVersionFor(ctx, caller, forOthers, forUser, name, version)
 	switch {
 	case err != nil:
 		return owner{}, err
-	case versionOwner != caller.UserID && !h.admin(caller):
+	case versionOwner != caller.UserID && !forOthers:
 		logging.FromContext(ctx).Warn("announcement refused: a version registered by another user",
 			"model_name", name, "version", version, "owner", versionOwner, "user_id", caller.UserID)
 		return owner{}, versionOwned(name, version)

@@ -135,8 +135,9 @@ func (h *Handler) registerOnce(ctx context.Context, a *attempt) (outcome, error)
 	if err != nil {
 		return outcome{}, err
 	}
-	// Before MLflow's first write: a name another user registered is refused, changing nothing.
-	if err := h.claimModel(ctx, a.caller, a.req.ModelName); err != nil {
+	// Before MLflow's first write: a name another user registered is refused, changing nothing,
+	// unless they granted the caller EDIT on it.
+	if err := h.mayRegister(ctx, a.caller, a.req.ModelName); err != nil {
 		return outcome{}, err
 	}
 	if err := h.ops.Prepare(mctx, a.req, src); err != nil {
