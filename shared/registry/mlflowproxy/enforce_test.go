@@ -100,7 +100,7 @@ func enforcedProxy(t testing.TB, base string, p permissionsSource) (http.Handler
 	return enforcedProxyWith(t, base, p, permissions.Policy{Default: permissions.Read})
 }
 
-func enforcedProxyWith(t *testing.T, base string, p *perms, policy permissions.Policy) (http.Handler, *countedLookups) {
+func enforcedProxyWith(t testing.TB, base string, p permissionsSource, policy permissions.Policy) (http.Handler, *countedLookups) {
 	t.Helper()
 	cfg := testConfig(t, base, nil)
 	creds, err := upstream.LoadCredentials(context.Background(), cfg.Config, nil)
