@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import urllib.parse
 import urllib.request
 
 from playwright.sync_api import Error as PlaywrightError
@@ -28,7 +29,7 @@ SHOTS = SPEC["screenshots"]
 # Generous: the first load of MLflow's bundle on a busy two-core machine takes a while.
 WAIT_MS = 120_000
 
-result = {"ok": False, "error": "", "failures": [], "pages": [], "csp_violations": [], "console_errors": []}
+result = {"ok": False, "error": "", "failures": [], "pages": [], "csp_violations": [], "console_errors": [], "failed_requests": []}
 CSP = re.compile(r"Content.Security.Policy", re.I)
 
 
@@ -50,6 +51,14 @@ def new_page(browser, who):
             result["console_errors"].append({"user": who, "url": page.url, "text": text[:500]})
 
     page.on("console", on_console)
+    # The console's "Failed to load resource" names no URL; the responses do (the path only: a
+    # query may hold ids, never a secret, but the path is what tells which route answered).
+    def on_response(res):
+        if res.status >= 400:
+            path = urllib.parse.urlsplit(res.url).path
+            result["failed_requests"].append({"user": who, "status": res.status, "method": res.request.method, "path": path})
+
+    page.on("response", on_response)
     return page
 
 
@@ -57,7 +66,7 @@ def shot(page, name, who):
     """Screenshots the page once it has settled, and records it as visited."""
     try:
         # MLflow polls some views; idle is a best effort, what the checks wait for is the content.
-        page.wait_for_load_state("networkidle", timeout=15_000)
+        page.wait_for_load_state("networkidle", timeout=10_000)
     except PlaywrightError:
         pass
     path = os.path.join(SHOTS, f"{len(result['pages']) + 1:02d}-{who}-{name}.png")
@@ -65,14 +74,27 @@ def shot(page, name, who):
     result["pages"].append({"user": who, "name": name, "url": page.url, "screenshot": path})
 
 
+# What MLflow's pages show when a load fails: waiting for the expected text OR one of these ends
+# the wait as soon as the page has decided, so a broken page fails fast and says what it showed.
+MLFLOW_ERROR = re.compile(
+    r"load error|Can't load|not successful|Permission denied|You do not have permission|Page not found|does not exist",
+    re.I,
+)
+
+
 def expect_text(page, what, text, exact=False):
-    """Waits until text is shown on the page; records a failure if it never is."""
+    """Waits until text, or an MLflow error, is shown; records a failure unless it is text."""
+    want = page.get_by_text(text, exact=exact)
     try:
-        page.get_by_text(text, exact=exact).first.wait_for(state="visible")
-        return True
+        want.or_(page.get_by_text(MLFLOW_ERROR)).first.wait_for(state="visible")
     except PlaywrightError as e:
         fail(f"{what}: {text!r} not shown at {page.url}: {str(e).splitlines()[0]}")
         return False
+    if want.first.is_visible():
+        return True
+    shown = page.get_by_text(MLFLOW_ERROR).first.inner_text()[:300]
+    fail(f"{what}: {text!r} not shown at {page.url}; the page shows {shown!r}")
+    return False
 
 
 def sign_in_with_key(page, mount, key, who):
