@@ -25,7 +25,7 @@ GOTESTSUM  := go tool gotestsum
 # jsii warns on every call that Node 20 is past its end of life; the machines have 20.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help deps build synth lint-template test fuzz bench local local-assets key sam-api deploy clean
+.PHONY: help deps chromium build synth lint-template test fuzz bench local local-assets key sam-api deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,7 +47,14 @@ node_modules/.stamp: package.json package-lock.json
 	go -C events mod download
 	mkdir -p .cache && touch $@
 
-deps: $(VENV)/.stamp node_modules/.stamp .cache/go-mod.stamp ## install Go modules, the Python virtualenv and Node packages
+# Debian's chromium, the browser the browser tests drive through Playwright (whose own browser
+# download is never used). Looked for on every run, not stamped: a stamp outlives a removed package.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] || { echo "the browser tests need Debian's chromium: apt-get install -y chromium, as root" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+deps: $(VENV)/.stamp node_modules/.stamp .cache/go-mod.stamp chromium ## install Go modules, the Python virtualenv, Node packages and chromium
 
 # --- build ------------------------------------------------------------------------------------------
 build: .cache/go-mod.stamp ## build every function to build/<name>/bootstrap (GOARCH=arm64; GOARCH=amd64 for the harness)

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // InCI reports whether the tests run under CI (CI=true), where every dependency `make test`
@@ -87,4 +90,44 @@ func VenvDir() (string, error) {
 func Python(tb testing.TB) string {
 	tb.Helper()
 	return filepath.Join(Venv(tb, "python"), "bin", "python")
+}
+
+// Chromium is the headless browser the browser tests drive: CHROMIUM's path, or Debian's
+// `chromium` on PATH (`make deps` installs it); Missing otherwise.
+func Chromium(tb testing.TB) string {
+	tb.Helper()
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("chromium")
+	if err != nil {
+		Missing(tb, "no chromium on PATH (make deps installs Debian's chromium)")
+	}
+	return p
+}
+
+// Artifacts is a folder for what a test leaves for a person to look at (screenshots): under
+// TEST_ARTIFACTS if set, else under the repository's .cache/test-artifacts, one per test name and
+// run. Unlike t.TempDir it is kept after the test; the test logs its path.
+func Artifacts(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv("TEST_ARTIFACTS")
+	if base == "" {
+		base = filepath.Join(Root(tb), ".cache", "test-artifacts")
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name())
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		tb.Fatalf("test artifacts: %v", err)
+	}
+	// A timestamp to sort by, and MkdirTemp's suffix so two runs never share a folder.
+	dir, err := os.MkdirTemp(base, name+"-"+time.Now().UTC().Format("20060102T150405")+"-")
+	if err != nil {
+		tb.Fatalf("test artifacts: %v", err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Logf("artifacts of %s: %s", tb.Name(), abs)
+	return abs
 }

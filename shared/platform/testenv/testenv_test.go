@@ -2,7 +2,10 @@ package testenv_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
@@ -87,5 +90,35 @@ func TestBufferConcurrent(t *testing.T) {
 	wg.Wait()
 	if got := len(b.String()); got != 400 {
 		t.Errorf("%d bytes, want 400", got)
+	}
+}
+
+// Without a browser, a browser test skips on a developer's machine and fails under CI.
+func TestChromiumMissing(t *testing.T) {
+	t.Setenv("CHROMIUM", "")
+	t.Setenv("PATH", t.TempDir())
+	for ci, wantFatal := range map[string]bool{"true": true, "": false} {
+		t.Setenv("CI", ci)
+		r := ending(t, func(tb testing.TB) { testenv.Chromium(tb) })
+		if r.fatal != wantFatal || r.skipped == wantFatal {
+			t.Errorf("CI=%q: fatal=%v skipped=%v", ci, r.fatal, r.skipped)
+		}
+	}
+	t.Setenv("CHROMIUM", "/opt/chromium")
+	if got := testenv.Chromium(t); got != "/opt/chromium" {
+		t.Errorf("CHROMIUM set: %q", got)
+	}
+}
+
+// Artifacts outlive the test, one fresh folder a call, under TEST_ARTIFACTS when it is set.
+func TestArtifacts(t *testing.T) {
+	base := t.TempDir()
+	t.Setenv("TEST_ARTIFACTS", base)
+	a, b := testenv.Artifacts(t), testenv.Artifacts(t)
+	if a == b || filepath.Dir(a) != base || !strings.HasPrefix(filepath.Base(a), "TestArtifacts-") {
+		t.Errorf("artifacts %s, %s under %s", a, b, base)
+	}
+	if st, err := os.Stat(a); err != nil || !st.IsDir() {
+		t.Errorf("not a folder: %v", err)
 	}
 }
