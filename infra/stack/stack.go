@@ -100,8 +100,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	grantPutEvents(s.Events.Bus, register)
 	grantPutEvents(s.Events.Bus, outbox)
 
-	// Every write and refusal the proxy and the registration see, into the audit log group.
-	s.Audit = newAudit(st, env, s, proxy, register)
+	// Every write and refusal the proxy, the registration and the keys API see, into the audit log group.
+	s.Audit = newAudit(st, env, s, proxy, register, keys)
 
 	s.API = newAPI(st, env, authorizer)
 	s.API.Route("health", "GET", health, public)

@@ -40,7 +40,8 @@ func auditEvents(t *testing.T, logs *cloudwatchlogs.Client, group string) []stri
 	return msgs
 }
 
-// A write, a refusal and a registration through the gateway each land as one audit record in
+// A write, a refusal, a registration, a key's creation and revocation, and a refused revocation
+// of a key pasted where its id belongs, through the gateway, each land as one audit record in
 // moto's audit group, by way of the functions' output, the stack's subscription filters and
 // the audit function, carrying who, what, on which resource, the outcome and the call's
 // request id; no key and no body text is anywhere in the group.
@@ -54,7 +55,8 @@ func TestAuditRecordsReachTheAuditGroup(t *testing.T) {
 
 	type want struct {
 		requestID, user, key, op, kind, id, outcome string
-		status                                     int
+		status                                      int
+		method                                      string
 	}
 	var wants []want
 
@@ -65,7 +67,7 @@ func TestAuditRecordsReachTheAuditGroup(t *testing.T) {
 		t.Fatalf("create: %d %s", res.StatusCode, b)
 	}
 	wants = append(wants, want{res.Header.Get("X-Request-Id"), "e2e-audit-writer", writerID, "CreateRegisteredModel",
-		"registered_model", name, "allowed", 200})
+		"registered_model", name, "allowed", 200, "POST"})
 
 	hdr["Authorization"] = "Bearer " + reader
 	res, b = call(t, "POST", "/api/mlflow/api/2.0/mlflow/registered-models/create",
@@ -74,7 +76,7 @@ func TestAuditRecordsReachTheAuditGroup(t *testing.T) {
 		t.Fatalf("a read key writing: %d %s", res.StatusCode, b)
 	}
 	wants = append(wants, want{res.Header.Get("X-Request-Id"), "e2e-audit-reader", readerID, "CreateRegisteredModel",
-		"registered_model", name + "-refused", "refused", 403})
+		"registered_model", name + "-refused", "refused", 403, "POST"})
 
 	logged := logThroughGateway(t, writer)
 	token := uniqueToken("e2eaudit")
@@ -83,7 +85,30 @@ func TestAuditRecordsReachTheAuditGroup(t *testing.T) {
 		t.Fatalf("register: %d %s", res.StatusCode, b)
 	}
 	wants = append(wants, want{res.Header.Get("X-Request-Id"), "e2e-audit-writer", writerID, "RegisterModel",
-		"registered_model", "hokusai-" + strings.ToUpper(token), "allowed", 201})
+		"registered_model", "hokusai-" + strings.ToUpper(token), "allowed", 201, "POST"})
+
+	// The keys API: the key by its id, never the key, even where a client pasted it as the id.
+	keysAdmin, keysAdminID := createKey(t, admin, "e2e-audit-keys-admin", "admin")
+	res, b = call(t, "POST", "/api/keys", strings.NewReader(`{"user_id":"e2e-audit-keyholder","scopes":["model:read"]}`), bearer(keysAdmin))
+	if res.StatusCode != 201 {
+		t.Fatalf("create key: %d %s", res.StatusCode, b)
+	}
+	created := jsonBody(t, b)
+	newKey, newKeyID := created["key"].(string), created["key_id"].(string)
+	wants = append(wants, want{res.Header.Get("X-Request-Id"), "e2e-audit-keys-admin", keysAdminID, "CreateAPIKey",
+		"api_key", newKeyID, "allowed", 201, "POST"})
+	res, b = call(t, "DELETE", "/api/keys/"+newKeyID, nil, bearer(keysAdmin))
+	if res.StatusCode != 200 {
+		t.Fatalf("revoke key: %d %s", res.StatusCode, b)
+	}
+	wants = append(wants, want{res.Header.Get("X-Request-Id"), "e2e-audit-keys-admin", keysAdminID, "RevokeAPIKey",
+		"api_key", newKeyID, "allowed", 200, "DELETE"})
+	res, b = call(t, "DELETE", "/api/keys/"+newKey, nil, bearer(reader))
+	if res.StatusCode != 404 {
+		t.Fatalf("revoke by a pasted key: %d %s", res.StatusCode, b)
+	}
+	wants = append(wants, want{res.Header.Get("X-Request-Id"), "e2e-audit-reader", readerID, "RevokeAPIKey",
+		"api_key", "", "refused", 404, "DELETE"})
 
 	logs := cloudwatchlogs.NewFromConfig(h.AWSConfig())
 	group := auditGroup(t)
@@ -113,7 +138,7 @@ func TestAuditRecordsReachTheAuditGroup(t *testing.T) {
 			continue
 		}
 		if rec.UserID != w.user || rec.KeyID != w.key || rec.Operation != w.op || rec.Resource.Kind != w.kind ||
-			rec.Resource.ID != w.id || string(rec.Outcome) != w.outcome || rec.Status != w.status || rec.Method != "POST" ||
+			rec.Resource.ID != w.id || string(rec.Outcome) != w.outcome || rec.Status != w.status || rec.Method != w.method ||
 			rec.Time.IsZero() || rec.Marker != audit.MarkerValue {
 			t.Errorf("%s: record %+v, want %+v", w.op, rec, w)
 		}
@@ -122,7 +147,7 @@ func TestAuditRecordsReachTheAuditGroup(t *testing.T) {
 		}
 	}
 	for _, m := range msgs {
-		for _, leak := range []string{writer, reader, admin, bodySecret, "Bearer"} {
+		for _, leak := range []string{writer, reader, admin, keysAdmin, newKey, bodySecret, "Bearer"} {
 			if strings.Contains(m, leak) {
 				t.Errorf("the audit group holds %q: %s", leak[:min(len(leak), 12)], m)
 			}

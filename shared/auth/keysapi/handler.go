@@ -99,6 +99,8 @@ type Handler struct {
 	store  Store
 	policy access.Policy
 	mux    *httpapi.Mux
+	// auditor, when set, gets a record of every creation, revocation and refusal (audit.go).
+	auditor Auditor
 	// now is the clock; tests replace it.
 	now func() time.Time
 }
@@ -117,6 +119,10 @@ func New(cfg Config, store Store) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Key material and key listings must not sit in any shared or browser cache.
 	w.Header().Set("Cache-Control", "no-store")
+	h.serveAudited(w, r, http.HandlerFunc(h.serve))
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if h.disabled() {
 		httpapi.WriteError(w, r, errDisabled())
 		return
@@ -156,6 +162,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
+	noteKeyID(r.Context(), out.KeyID)
 	logging.FromContext(r.Context()).Info("api key created", "key_id", out.KeyID, "user_id", out.UserID,
 		"scopes", out.Scopes, "resource_patterns", out.ResourcePatterns, "created_by", caller.UserID, "created_by_key", caller.KeyID)
 	return http.StatusCreated, out, nil
@@ -276,7 +283,7 @@ func keyID(r *http.Request) string {
 
 // byID finds a key by id; an id that is not one we could have issued is as unknown as a missing one.
 func (h *Handler) byID(ctx context.Context, id string) (*keystore.Record, error) {
-	if u, err := uuid.Parse(id); err != nil || u.String() != id {
+	if issuedID(id) == "" {
 		return nil, notFound()
 	}
 	rec, err := h.store.ByID(ctx, id)

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apigw"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/audit"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/httpapi"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/jsonbody"
 )
@@ -105,9 +107,15 @@ func (h *Handler) bootstrap(ctx context.Context, raw json.RawMessage, log *slog.
 		return Created{}, fmt.Errorf("bootstrap admin key: %w", err)
 	}
 	attrs := []any{"key_id", out.KeyID, "user_id", out.UserID}
+	// Not an HTTP call: no method, and no caller but whoever may invoke the function (IAM's
+	// CloudTrail names them); the status is the one POST /api/keys answers with the same body.
+	rec := audit.Record{Operation: OpBootstrapAdminKey, Resource: audit.Resource{Kind: ResourceAPIKey, ID: out.KeyID},
+		Outcome: audit.Allowed, Status: http.StatusCreated}
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		attrs = append(attrs, "aws_request_id", lc.AwsRequestID)
+		rec.RequestID = lc.AwsRequestID
 	}
+	h.writeAudit(ctx, rec)
 	// Warn: an admin key minted outside the API is worth an operator's attention.
 	log.Warn("admin key minted by direct invocation", attrs...)
 	return out, nil
