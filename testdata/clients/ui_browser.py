@@ -131,8 +131,9 @@ def user_a(browser):
     shot(page, "experiments-list", "A")
 
     page.goto(f"{ui}/experiments/{a['experiment_id']}")
+    # MLflow 3.17 opens an experiment on its overview (GenAI usage), which names the experiment; its
+    # runs are checked on the run page below.
     expect_text(page, "A's experiment page", a["experiment_name"])
-    expect_text(page, "A's experiment page, its run", a["run_name"])
     shot(page, "experiment", "A")
 
     # The run page reads its run through MLflow's GraphQL endpoint (mlflowGetRun).
@@ -204,7 +205,9 @@ def user_b(browser):
     shot(page, "experiments-list", "B")
 
     page.goto(f"{ui}/experiments/{a['experiment_id']}")
-    expect_text(page, "B opening A's experiment", re.compile(r"permission", re.I))
+    # The gateway refuses the page's GraphQL read with 403 PERMISSION_DENIED; MLflow's UI shows a
+    # refused GraphQL read as "Experiment load error: … status code 403".
+    expect_text(page, "B opening A's experiment", re.compile(r"permission|status code 403", re.I))
     if page.get_by_text(a["experiment_name"]).count() != 0:
         fail("B's view of A's experiment shows its name")
     shot(page, "private-experiment", "B")
