@@ -101,9 +101,11 @@ fuzz: .cache/go-mod.stamp ## run every fuzz target for FUZZTIME (20000 inputs ea
 bench: deps ## print the benchmark figures: binary sizes, unit benchmarks, then the whole local stack
 	@echo "== binary sizes (linux/arm64, as deployed)"
 	@$(MAKE) --no-print-directory build
-	@echo "== in-process benchmarks (authorizer paths, MLflow proxy overhead and streaming memory)"
+	@echo "== in-process benchmarks (authorizer paths, MLflow proxy overhead and streaming memory;"
+	@echo "   a permission check served from cache: PermissionCheck's check-µs/call, CachedHit's µs/check)"
 	go test -run '^$$' -bench . -benchmem ./shared/... ./functions/...
-	@echo "== through the local stack (gateway + authorizer + functions + real MLflow)"
+	@echo "== through the local stack (gateway + authorizer + functions + real MLflow; PermissionsSideBySide:"
+	@echo "   permissions on, a second stack with them off, MLflow's basic-auth app, MLflow direct)"
 	go test -run '^$$' -bench . -benchtime 20x ./infra/local/e2e/
 
 # --- local --------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import (
 
 // synthTemplate synthesizes env's stack with context overrides, as `cdk synth -c k=v` would, and
 // returns the template's path.
-func synthTemplate(t *testing.T, env string, overrides map[string]string) string {
+func synthTemplate(t testing.TB, env string, overrides map[string]string) string {
 	t.Helper()
 	cfg, err := stack.Load(env, func(k string) (string, bool) { v, ok := overrides[k]; return v, ok })
 	if err != nil {

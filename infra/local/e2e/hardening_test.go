@@ -15,7 +15,7 @@ import (
 
 // withFunctionEnv sets variables of one function (by its short name, as harness.Function takes it)
 // in a synthesized template: for settings the stack has no context for.
-func withFunctionEnv(t *testing.T, tmpl, function string, vars map[string]string) {
+func withFunctionEnv(t testing.TB, tmpl, function string, vars map[string]string) {
 	t.Helper()
 	raw, err := os.ReadFile(tmpl)
 	if err != nil {

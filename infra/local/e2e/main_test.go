@@ -118,7 +118,7 @@ func tail(s string, n int) string {
 // startStack starts a second local stack for one test, from tmpl (see synthTemplate) with opts
 // for the rest, and stops it when the test ends, showing its output if the test failed. Its
 // output is returned for the test to search.
-func startStack(t *testing.T, tmpl string, opts harness.Options) (*harness.Harness, *testenv.Buffer) {
+func startStack(t testing.TB, tmpl string, opts harness.Options) (*harness.Harness, *testenv.Buffer) {
 	t.Helper()
 	out := &testenv.Buffer{}
 	opts.TemplatePath, opts.VenvDir, opts.StateDir = tmpl, venv, t.TempDir()

@@ -180,7 +180,7 @@ func TestCachedConcurrent(t *testing.T) {
 }
 
 // BenchmarkCachedHit is the cost of a permission check's facts served from the cache (issue 14
-// item 6 wants well under 0.2 ms); it reports the ratio to that budget.
+// item 6 wants well under 0.2 ms); it reports it in µs and as a share of that budget.
 func BenchmarkCachedHit(b *testing.B) {
 	src := &source{facts: map[string]permissions.Facts{"hokusai-XRAY-chest": {Owner: "user-a", Grants: []permissions.Grant{
 		{Kind: permissions.RegisteredModel, Target: "hokusai-XRAY-chest", UserID: "user-b", Level: permissions.Edit},
@@ -199,5 +199,6 @@ func BenchmarkCachedHit(b *testing.B) {
 		}
 	}
 	perOp := time.Since(start) / time.Duration(max(b.N, 1))
+	b.ReportMetric(float64(perOp.Nanoseconds())/1e3, "µs/check")
 	b.ReportMetric(float64(perOp)/float64(200*time.Microsecond), "of-0.2ms-budget")
 }
