@@ -21,10 +21,10 @@ func TestMatch(t *testing.T) {
 		{audit.FilterPattern, `{"Hokusai_Audit":"v1"}`, false}, // member names exactly
 		{audit.FilterPattern, `{"msg":"hokusai_audit v1"}`, false},
 		{audit.FilterPattern, `{"nested":{"hokusai_audit":"v1"}}`, false},
-		{audit.FilterPattern, `{"hokusai_audit":1}`, false},        // a number is no string
-		{audit.FilterPattern, `{"hokusai_audit":["v1"]}`, false},   // nor is a list
-		{audit.FilterPattern, `{"hokusai_audit":null}`, false},     // nor null
-		{audit.FilterPattern, `{}`, false},                         // missing
+		{audit.FilterPattern, `{"hokusai_audit":1}`, false},      // a number is no string
+		{audit.FilterPattern, `{"hokusai_audit":["v1"]}`, false}, // nor is a list
+		{audit.FilterPattern, `{"hokusai_audit":null}`, false},   // nor null
+		{audit.FilterPattern, `{}`, false},                       // missing
 		{audit.FilterPattern, `not json {"hokusai_audit":"v1"}`, false},
 		{audit.FilterPattern, `{"hokusai_audit":"v1"} trailing`, false},
 		{audit.FilterPattern, `{"hokusai_audit":"v1"}{"a":1}`, false},
