@@ -29,7 +29,7 @@ func TestFindRegisteredModelAgainstMLflow(t *testing.T) {
 		{held("Sales-Model"), held("Sales-Model")},
 		{held("sales-model"), held("Sales-Model")},
 		{held("SALES-MODEL"), held("Sales-Model")},
-		{held("kelvin-k"), held("Kelvin-\u212A")}, // the Kelvin sign folds with k
+		{held("kelvin-k"), held("Kelvin-\u212A")},   // the Kelvin sign folds with k
 		{held("LONG-SIGN"), held("long-\u017Fign")}, // the long s folds with s
 		{held("ärger"), held("Ärger")},
 		{held("UNDER_SCORE"), held("under_score")},
