@@ -41,16 +41,19 @@ func main() {
 	h := mlflowproxy.New(cfg, creds, store, pub, log).WithAudit(audit.NewWriter(os.Stdout, "mlflowproxy"))
 	// Audit records go to stdout beside the logs, where the log group's subscription filter takes them.
 	perms := permstore.New(db, cfg.RegistrationsTable)
+	var grants permissionsapi.Store = perms
 	if !cfg.PermissionsOff {
 		// Per-resource permissions, in the same table: facts cached for PERMISSIONS_CACHE_TTL.
 		cached := permstore.NewCached(perms, cfg.Permissions.CacheTTL, permissionsCacheSize)
 		h.WithPermissions(mlflowproxy.PermissionStore{Cached: cached, Owners: perms}, cfg.Permissions.Policy(), nil)
 		// Searches answer only what the caller may read, in full pages.
 		h.FilterSearches(searchfilter.PolicyPermissions{Policy: cfg.Permissions.Policy(), Facts: cached})
+		// A grant changed here is enforced here at once; other containers within the TTL.
+		grants = permissionsapi.Forgetting{Store: perms, Forget: cached.Forget, ForgetAll: cached.ForgetAll}
 	}
 	// MLflow's auth REST API (permission grants), answered by the gateway from the permission
 	// store, uncached: it decides on current grants.
-	h.ServeGateway(permissionsapi.New(perms, cfg.Permissions.Policy(), cfg.AdminEmails))
+	h.ServeGateway(permissionsapi.New(grants, cfg.Permissions.Policy(), cfg.AdminEmails))
 	// A UI session's writes must come from the gateway's own pages (signin.Guard).
 	lambda.Start(apigw.StreamingHandler(signin.Guard(creds.Caller(h)), log))
 }

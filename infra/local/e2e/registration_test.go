@@ -25,12 +25,14 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
-// MLflow calls of one registration from a run id, as the fault proxy in front of MLflow counts
-// them: resolve the run's logged model (2), create the registered model and tag the run
-// (concurrently, 1 each), create the version with all its tags (1).
+// MLflow calls of one registration from a run id under a new name, as the fault proxy in front of
+// MLflow counts them: resolve the run's logged model (2), find whether MLflow held the unowned
+// name before the registry (1), create the registered model and tag the run (concurrently, 1
+// each), create the version with all its tags (1).
 var registerCalls = map[string]int{
 	"GET /api/2.0/mlflow/runs/get":                  1,
 	"POST /api/2.0/mlflow/logged-models/search":     1,
+	"GET /api/2.0/mlflow/registered-models/search":  1,
 	"POST /api/2.0/mlflow/registered-models/create": 1,
 	"POST /api/2.0/mlflow/runs/log-batch":           1,
 	"POST /api/2.0/mlflow/model-versions/create":    1,
@@ -183,7 +185,7 @@ func TestRegisterModel(t *testing.T) {
 		}
 	})
 
-	t.Run("exactly five MLflow calls", func(t *testing.T) {
+	t.Run("exactly six MLflow calls", func(t *testing.T) {
 		assertOperations(t, registerCalls)
 	})
 

@@ -75,6 +75,15 @@ func (c *Cached) Forget(r permissions.Resource) {
 	}
 }
 
+// ForgetAll drops every resource's facts: a pattern grant applies to every resource of its kind,
+// so its change here is enforced here at once.
+func (c *Cached) ForgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.order.Init()
+	clear(c.items)
+}
+
 // Len is the number of entries held.
 func (c *Cached) Len() int {
 	c.mu.Lock()

@@ -95,6 +95,22 @@ func TestCached(t *testing.T) {
 				t.Errorf("after Forget got %+v", f)
 			}
 		}},
+		{"ForgetAll reads every resource again at once", func(t *testing.T, c *permstore.Cached, src *source, _ *clock) {
+			c.Facts(t.Context(), model("m"))
+			c.Facts(t.Context(), experiment("7"))
+			src.set("m", alice, nil)
+			src.set("7", alice, nil)
+			c.ForgetAll()
+			if c.Len() != 0 {
+				t.Errorf("holds %d after ForgetAll", c.Len())
+			}
+			if f, _ := c.Facts(t.Context(), model("m")); f.Owner != "user-a" {
+				t.Errorf("after ForgetAll got %+v", f)
+			}
+			if f, _ := c.Facts(t.Context(), experiment("7")); f.Owner != "user-a" {
+				t.Errorf("after ForgetAll got %+v", f)
+			}
+		}},
 		{"errors are not cached", func(t *testing.T, c *permstore.Cached, src *source, _ *clock) {
 			boom := errors.New("throttled")
 			src.set("m", alice, boom)

@@ -51,7 +51,7 @@ func TestAuditEveryRegistrationCallAndRefusal(t *testing.T) {
 	var buf auditBuffer
 	e := newEnv(t, "", func(d *registration.Deps) { d.Audit = audit.NewWriter(&buf, "register") })
 	e.ml.addRun(runID, modelID)
-	e.ml.addVersion("hokusai-HLEAD", "7", runID)
+	e.sdkVersion(t, writer, "hokusai-HLEAD", "7", runID)
 	const key = "hk_live_0123456789abcdefghijABCDEFGHIJ0123456789"
 
 	rec := e.register(t, registerBody(nil), writer, "")

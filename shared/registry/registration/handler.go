@@ -43,6 +43,9 @@ const publishMargin = 500 * time.Millisecond
 // MLflow is the part of the MLflow API the handler uses; *mlflow.Client satisfies it.
 type MLflow interface {
 	mlflowops.MLflow
+	// FindRegisteredModel is the registered model MLflow holds under name as the gateway folds
+	// it, "" if none: whether an unowned name existed before the gateway knew it.
+	FindRegisteredModel(ctx context.Context, name string) (string, error)
 }
 
 // Store is the part of the registrations table the handler uses; *regstore.Store satisfies it.
@@ -50,6 +53,7 @@ type Store interface {
 	Create(ctx context.Context, rec regstore.Registration) error
 	ReplaceOwn(ctx context.Context, rec regstore.Registration) error
 	ClaimOwner(ctx context.Context, pk, userID, modelName, version string, now time.Time) (string, error)
+	OwnerOf(ctx context.Context, pk string) (string, error)
 	Get(ctx context.Context, registrationID string) (*regstore.Registration, error)
 	MarkPublished(ctx context.Context, registrationID string, eventIDs []string) error
 	idempotency.Store

@@ -131,18 +131,22 @@ func TestRegister(t *testing.T) {
 	})
 
 	t.Run("the fewest MLflow calls", func(t *testing.T) {
+		// A name nobody owns costs one read: whether MLflow held the model before the registry.
 		want := map[string]int{
 			"GET /api/2.0/mlflow/runs/get":                  1,
 			"POST /api/2.0/mlflow/logged-models/search":     1,
+			"GET /api/2.0/mlflow/registered-models/search":  1,
 			"POST /api/2.0/mlflow/registered-models/create": 1,
 			"POST /api/2.0/mlflow/runs/log-batch":           1,
 			"POST /api/2.0/mlflow/model-versions/create":    1,
 		}
 		assertCalls(t, e.ml.callCounts(), want)
-		// Without metadata the run is not tagged; an existing registered model is fine.
+		// Without metadata the run is not tagged; an existing registered model is fine, and the
+		// caller's own name needs no search.
 		e.ml.resetCalls()
 		registered(t, e.register(t, registerBody(nil), writer, ""))
 		delete(want, "POST /api/2.0/mlflow/runs/log-batch")
+		delete(want, "GET /api/2.0/mlflow/registered-models/search")
 		assertCalls(t, e.ml.callCounts(), want)
 	})
 
@@ -326,14 +330,16 @@ func TestRegisterResolvesLikeRegisterModel(t *testing.T) {
 		}
 		assertCalls(t, e.ml.callCounts(), map[string]int{
 			"GET /api/2.0/mlflow/logged-models/" + modelID:  1,
+			"GET /api/2.0/mlflow/registered-models/search":  1,
 			"POST /api/2.0/mlflow/registered-models/create": 1,
 			"POST /api/2.0/mlflow/model-versions/create":    1,
 		})
 	})
-	t.Run("an explicit model name and an existing registered model", func(t *testing.T) {
+	t.Run("an explicit model name and an existing registered model of the caller's", func(t *testing.T) {
 		e := newEnv(t, "")
 		e.ml.addRun(runID, modelID)
 		e.ml.models["Lead Scoring"] = true
+		claimAsProxy(t, e.store, writer, "Lead Scoring", "")
 		v := registered(t, e.register(t, registerBody(map[string]any{"model_name": "Lead Scoring"}), writer, ""))
 		if v.ModelID != "Lead Scoring/1/MSG-AI" || v.ModelURI != "models:/Lead Scoring/1" {
 			t.Errorf("%+v", v)
@@ -661,6 +667,8 @@ func TestIdempotency(t *testing.T) {
 		}, time.Now()); held != nil || err != nil {
 			t.Fatal(held, err)
 		}
+		// The dead request claimed the name before it created the model.
+		claimAsProxy(t, e.store, writer, "hokusai-MSG-AI", "")
 		e.ml.models["hokusai-MSG-AI"] = true
 		e.ml.versions["hokusai-MSG-AI"] = []mlflow.ModelVersion{{Name: "hokusai-MSG-AI", Version: "1", Source: "models:/" + modelID, RunID: runID,
 			Tags: []mlflow.Tag{{Key: "hokusai_registration_id", Value: deadID}}}}
@@ -708,7 +716,33 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// addVersion registers a version in the fake, as the SDK does through the proxy.
+// sdkVersion registers a version in the fake as by does with the SDK through the proxy, which
+// claims what MLflow created as mlflowproxy's claimCreated does (claimAsProxy).
+func (e *env) sdkVersion(t testing.TB, by principal.Principal, name, version, runID string, tags ...mlflow.Tag) {
+	t.Helper()
+	e.ml.addVersion(name, version, runID, tags...)
+	claimAsProxy(t, e.store, by, name, version)
+}
+
+// claimAsProxy repeats the proxy's owner claims on a create (mlflowproxy's claimCreated): the name
+// for by, then, when the name is theirs, the version ("" none).
+func claimAsProxy(t testing.TB, s *regstore.Store, by principal.Principal, name, version string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := s.ClaimOwner(ctx, regstore.ModelOwnerPK(name), by.UserID, name, "", time.Now())
+	if errors.Is(err, regstore.ErrOwned) || err == nil && version == "" {
+		return
+	}
+	if err == nil {
+		_, err = s.ClaimOwner(ctx, regstore.VersionOwnerPK(name, version), by.UserID, name, version, time.Now())
+	}
+	if err != nil && !errors.Is(err, regstore.ErrOwned) {
+		t.Fatal(err)
+	}
+}
+
+// addVersion registers a version in the fake and claims nothing: a version created in MLflow
+// before the registry knew it, or through the proxy under a name another user owns.
 func (f *fakeMLflow) addVersion(name, version, runID string, tags ...mlflow.Tag) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -727,7 +761,7 @@ func TestAnnounce(t *testing.T) {
 		pub := &fakePublisher{}
 		e := newEnv(t, "", withPublisher(pub))
 		e.ml.addRun(runID, modelID)
-		e.ml.addVersion("hokusai-HLEAD", "7", runID, mlflow.Tag{Key: "hokusai.scorer_ref", Value: "s1"})
+		e.sdkVersion(t, writer, "hokusai-HLEAD", "7", runID, mlflow.Tag{Key: "hokusai.scorer_ref", Value: "s1"})
 		body := rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"mlflow_run_id": rulestest.Absent, "scorer_ref": "s1", "eval_spec": "e1", "current_value": 0.2, "sdk": "x"})
 		rec := post(e, body, writer)
 		if rec.Code != 200 || rec.Body.String() != ok {
@@ -790,7 +824,7 @@ func TestAnnounce(t *testing.T) {
 	t.Run("refusals", func(t *testing.T) {
 		e := newEnv(t, "")
 		e.ml.addRun(runID, modelID)
-		e.ml.addVersion("hokusai-HLEAD", "7", runID)
+		e.sdkVersion(t, writer, "hokusai-HLEAD", "7", runID)
 		for _, tc := range []struct {
 			name   string
 			body   []byte
@@ -817,7 +851,7 @@ func TestAnnounce(t *testing.T) {
 	t.Run("the events can neither be recorded nor published: 502", func(t *testing.T) {
 		e := newEnv(t, "")
 		e.ml.addRun(runID, modelID)
-		e.ml.addVersion("hokusai-HLEAD", "7", runID)
+		e.sdkVersion(t, writer, "hokusai-HLEAD", "7", runID)
 		fs := &failingStore{Store: e.store}
 		fs.n.Store(10)
 		e.h = registration.New(registration.Deps{MLflow: mlflowClient(e.ml.URL, time.Second), Store: fs, MLflowTimeout: time.Second})

@@ -182,6 +182,7 @@ func reply(w http.ResponseWriter, v any) {
 var (
 	loggedFilter  = regexp.MustCompile(`^name = '([^']*)' AND source_run_id = '([^']*)'$`)
 	versionFilter = regexp.MustCompile(`^tags\.(\w+) = '([^']*)'$`)
+	modelsFilter  = regexp.MustCompile(`^name ILIKE '([^']*)'$`)
 )
 
 func (f *fakeMLflow) serve(w http.ResponseWriter, r *http.Request) {
@@ -287,6 +288,20 @@ func (f *fakeMLflow) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		f.models[name] = true
 		reply(w, map[string]any{"registered_model": map[string]any{"name": name}})
+	case r.Method == "GET" && endpoint == "registered-models/search":
+		m := modelsFilter.FindStringSubmatch(q.Get("filter"))
+		if m == nil {
+			mlflowError(w, 400, "INVALID_PARAMETER_VALUE", "bad filter")
+			return
+		}
+		like := regexp.MustCompile("(?i)^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(m[1]), "_", "."), "%", ".*") + "$")
+		var found []map[string]any
+		for name := range f.models {
+			if like.MatchString(name) {
+				found = append(found, map[string]any{"name": name})
+			}
+		}
+		reply(w, map[string]any{"registered_models": found})
 	case r.Method == "POST" && endpoint == "model-versions/create":
 		if late := f.late; late != nil {
 			f.late = nil

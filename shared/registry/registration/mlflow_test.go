@@ -59,10 +59,11 @@ func TestRegistrationAgainstMLflow(t *testing.T) {
 	v := registered(t, e.register(t, body, writer, "real-1"))
 	name := "hokusai-" + strings.ToUpper(token)
 
-	t.Run("five MLflow calls, each once", func(t *testing.T) {
+	t.Run("six MLflow calls, each once", func(t *testing.T) {
 		assertCalls(t, counter.take(), map[string]int{
 			"GET /api/2.0/mlflow/runs/get":                  1,
 			"POST /api/2.0/mlflow/logged-models/search":     1,
+			"GET /api/2.0/mlflow/registered-models/search":  1,
 			"POST /api/2.0/mlflow/registered-models/create": 1,
 			"POST /api/2.0/mlflow/runs/log-batch":           1,
 			"POST /api/2.0/mlflow/model-versions/create":    1,
@@ -156,6 +157,7 @@ func TestRegistrationAgainstMLflow(t *testing.T) {
 	t.Run("the SDK's flow: register with the stock client, then announce", func(t *testing.T) {
 		sdkName := name + "-sdk"
 		mv := mlflowtest.RegisterModel(t, base, logged.RunID, sdkName)
+		claimAsProxy(t, e.store, writer, sdkName, mv.Version)
 		counter.take()
 		rec := e.call(t, context.Background(), "POST", "/api/models/tokenized-registration-events", rulestest.JSONOf(map[string]any{
 			"model_name": sdkName, "version": mv.Version, "token_id": token, "metric_name": "reply_rate", "baseline_value": 0.1,

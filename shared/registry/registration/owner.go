@@ -99,7 +99,17 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 		forUser = rec.UserID
 	} else if legacy, err = h.legacyOwner(ctx, mv); err != nil {
 		return owner{}, err
-	} else if legacy.UserID != "" {
+	}
+	unowned, err := h.unownedModel(ctx, caller, name, version, recorded || legacy.UserID != "")
+	switch {
+	case err != nil:
+		return owner{}, err
+	case unowned && !forOthers:
+		logging.FromContext(ctx).Warn("announcement refused: the model predates the gateway and has no owner",
+			"model_name", name, "user_id", caller.UserID)
+		return owner{}, unownedRefusal(name)
+	}
+	if legacy.UserID != "" {
 		// The version is its registrant's, whoever announces it: claimed for them first (a no-op
 		// when an owner is recorded), then decided like any other, below.
 		forUser, err = h.store.ClaimOwner(ctx, regstore.VersionOwnerPK(name, version), legacy.UserID, name, version, h.now())
@@ -109,9 +119,13 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 	}
 	// For a user, forUser is the caller (claim refuses another's), except for a legacy version,
 	// claimed for its registrant: its name and version must then be the caller's too.
-	modelOwner, err := h.claimModelFor(ctx, caller, forOthers, forUser, name)
-	if err != nil {
-		return owner{}, err
+	// A model that predates the gateway stays unowned: the caller's EDIT (forOthers) lets them
+	// announce under it, and they claim only the version.
+	var modelOwner string
+	if !unowned {
+		if modelOwner, err = h.claimModelFor(ctx, caller, forOthers, forUser, name); err != nil {
+			return owner{}, err
+		}
 	}
 	if modelOwner != caller.UserID && !forOthers {
 		logging.FromContext(ctx).Warn("announcement refused: a model registered by another user",
@@ -139,6 +153,33 @@ func (h *Handler) ownAnnouncement(ctx context.Context, caller principal.Principa
 	}
 	// No record of the owner's names their key.
 	return owner{UserID: versionOwner}, nil
+}
+
+// unownedModel reports whether a non-admin announces under a registered model that predates the
+// gateway: MLflow holds it (the announced version is its) and nobody owns its name. Such a name
+// is not claimed by announcing under it (mayRegister's rule). The one exception is a legacy
+// version (vouched: a registration record of the registry's names its user, issue 10, item 2),
+// registered before owner items existed: its name is still claimed for that user. A version
+// registered since has its own owner item, written before its record (finish, ownAnnouncement),
+// so a record of a version with an owner item vouches for nothing: it may be a grantee's, under a
+// model that predates the gateway.
+func (h *Handler) unownedModel(ctx context.Context, caller principal.Principal, name, version string, vouched bool) (bool, error) {
+	if h.admin(caller) {
+		return false, nil
+	}
+	modelOwner, err := h.store.OwnerOf(ctx, regstore.ModelOwnerPK(name))
+	if err != nil || modelOwner != "" || !vouched {
+		return err == nil && modelOwner == "", wrapStore(err)
+	}
+	versionOwner, err := h.store.OwnerOf(ctx, regstore.VersionOwnerPK(name, version))
+	return err == nil && versionOwner != "", wrapStore(err)
+}
+
+func wrapStore(err error) error {
+	if err == nil {
+		return nil
+	}
+	return record.StoreUnavailable(err)
 }
 
 // legacyOwner is whose a version registered through POST /api/models/register before owner items

@@ -16,6 +16,7 @@ import (
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflow"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/registration"
+	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
 // mlflowWrites counts the calls that change something in MLflow.
@@ -45,7 +46,7 @@ func TestOwnership(t *testing.T) {
 		pub := &fakePublisher{}
 		e := newEnv(t, "", withPublisher(pub))
 		e.ml.addRun(runID, modelID)
-		e.ml.addVersion("hokusai-HLEAD", "7", runID)
+		e.sdkVersion(t, writer, "hokusai-HLEAD", "7", runID)
 		body := rulestest.JSONOf(rulestest.ValidEvent, map[string]any{"eval_spec": "e1"})
 		if rec := announce(e, body, writer); rec.Code != 200 {
 			t.Fatalf("%d %s", rec.Code, rec.Body)
@@ -197,7 +198,7 @@ func TestAdminActsForTheOwner(t *testing.T) {
 	pub := &fakePublisher{}
 	e := newEnv(t, "", withPublisher(pub))
 	e.ml.addRun(runID, modelID)
-	e.ml.addVersion("hokusai-HLEAD", "7", runID)
+	e.sdkVersion(t, writer, "hokusai-HLEAD", "7", runID)
 	announce := func(body []byte, p principal.Principal) *httptest.ResponseRecorder {
 		t.Helper()
 		return e.call(t, context.Background(), "POST", path, body, p, nil)
@@ -319,15 +320,17 @@ func TestSystemTagsTakeTheRegistrysValues(t *testing.T) {
 	if _, err := e.store.Get(context.Background(), id); err == nil || len(pub.published()) != 0 {
 		t.Fatalf("a refused announcement was recorded (%v) or published (%d events)", err, len(pub.published()))
 	}
-	// Nor was the version claimed: another user may still announce it first.
-	if rec := e.call(t, context.Background(), "POST", path, rulestest.JSONOf(rulestest.ValidEvent, nil), other, nil); rec.Code != 200 {
-		t.Fatalf("the version was claimed by refused announcements: %d %s", rec.Code, rec.Body)
+	// Nor were the name and the version claimed.
+	for _, pk := range []string{regstore.ModelOwnerPK("hokusai-HLEAD"), regstore.VersionOwnerPK("hokusai-HLEAD", "7")} {
+		if owner, err := e.store.OwnerOf(context.Background(), pk); owner != "" || err != nil {
+			t.Fatalf("%s claimed by refused announcements: %q %v", pk, owner, err)
+		}
 	}
 
 	t.Run("copies equal to the registry's pass, in its spelling", func(t *testing.T) {
 		e := newEnv(t, "", withPublisher(&fakePublisher{}))
 		e.ml.addRun(runID, modelID)
-		e.ml.addVersion("hokusai-HLEAD", "7", runID, mlflow.Tag{Key: "hokusai.scorer_ref", Value: "s1"})
+		e.sdkVersion(t, writer, "hokusai-HLEAD", "7", runID, mlflow.Tag{Key: "hokusai.scorer_ref", Value: "s1"})
 		copies := map[string]string{
 			"hokusai_token_id": "hlead", "benchmark_metric": "reply_rate", "benchmark_value": "0.13420", "hokusai_status": "registered",
 			"hokusai_proposal_identifier": "HLEAD", "hokusai_registration_id": id, "mlflow_run_id": runID, "user_id": writer.UserID,

@@ -151,7 +151,7 @@ func TestAnnouncingNeedsEditOnTheModel(t *testing.T) {
 	pub := &fakePublisher{}
 	e := newEnv(t, "", withPublisher(pub), withPermissions(perms, permissions.Read))
 	e.ml.addRun(runID, modelID)
-	e.ml.addVersion("hokusai-HLEAD", "7", runID)
+	e.sdkVersion(t, writer, "hokusai-HLEAD", "7", runID)
 	announce := func(body []byte, p principal.Principal) *httptest.ResponseRecorder {
 		t.Helper()
 		return e.call(t, context.Background(), "POST", path, body, p, nil)

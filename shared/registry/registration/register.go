@@ -135,9 +135,9 @@ func (h *Handler) registerOnce(ctx context.Context, a *attempt) (outcome, error)
 	if err != nil {
 		return outcome{}, err
 	}
-	// Before MLflow's first write: a name another user registered is refused, changing nothing,
-	// unless they granted the caller EDIT on it.
-	if err := h.mayRegister(ctx, a.caller, a.req.ModelName); err != nil {
+	// Before MLflow's first write: a name another user registered, or one MLflow held before the
+	// gateway knew it, is refused, changing nothing, unless the caller holds EDIT on it.
+	if err := h.mayRegister(ctx, mctx, a.caller, a.req.ModelName); err != nil {
 		return outcome{}, err
 	}
 	if err := h.ops.Prepare(mctx, a.req, src); err != nil {

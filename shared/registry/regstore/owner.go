@@ -88,3 +88,22 @@ func (s *Store) ClaimOwner(ctx context.Context, pk, userID, modelName, version s
 	}
 	return userID, nil
 }
+
+// OwnerOf is the owner of pk (a ModelOwnerPK or VersionOwnerPK), "" when nobody owns it, read
+// consistently: a name claimed a moment ago, in another container, is owned.
+func (s *Store) OwnerOf(ctx context.Context, pk string) (string, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: key(pk), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", fmt.Errorf("read owner of %s: %w", pk, err)
+	}
+	if len(out.Item) == 0 {
+		return "", nil
+	}
+	var o Owner
+	if err := attributevalue.UnmarshalMap(out.Item, &o); err != nil {
+		return "", fmt.Errorf("read owner of %s: unmarshal: %w", pk, err)
+	}
+	return o.UserID, nil
+}

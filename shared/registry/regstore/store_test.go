@@ -326,8 +326,14 @@ func TestStore(t *testing.T) {
 		s := regstoretest.NewStore(t, db)
 		ctx := t.Context()
 		model := regstore.ModelOwnerPK("Sales-Model")
+		if owner, err := s.OwnerOf(ctx, model); owner != "" || err != nil {
+			t.Fatalf("before any claim: %q %v", owner, err)
+		}
 		if owner, err := s.ClaimOwner(ctx, model, "u1", "Sales-Model", "", t0); owner != "u1" || err != nil {
 			t.Fatalf("first claim: %q %v", owner, err)
+		}
+		if owner, err := s.OwnerOf(ctx, regstore.ModelOwnerPK("SALES-model")); owner != "u1" || err != nil {
+			t.Errorf("read back: %q %v", owner, err)
 		}
 		if owner, err := s.ClaimOwner(ctx, model, "u1", "Sales-Model", "", t0.Add(time.Hour)); owner != "u1" || err != nil {
 			t.Errorf("owner's repeat: %q %v", owner, err)
