@@ -19,6 +19,8 @@ import (
 // (keys and folding) the registration function claims (issue 10, item 1).
 type Owners interface {
 	ClaimOwner(ctx context.Context, pk, userID, modelName, version string, now time.Time) (string, error)
+	// OwnerOf is pk's owner, "" when nobody owns it; it claims nothing.
+	OwnerOf(ctx context.Context, pk string) (string, error)
 }
 
 // Ownership through the stock client. The SDK registers a version with MLflow's own client
@@ -72,21 +74,34 @@ func (h *Handler) recordOwner(ex *exchange, res *http.Response, body []byte) {
 	}
 }
 
-// claimCreated makes caller the owner of the model name and, when version is set and the name is
-// theirs, of the version. Losing a claim is not an error: the earlier owner stays.
+// claimCreated makes caller the owner of what their create made: the model name for
+// registered-models/create, and for model-versions/create (version set) the version, when the
+// name is theirs. A version create never claims the name: the model existed already (MLflow
+// refuses a version of a model it does not have), and claiming an unowned name there would hand
+// MANAGE of a model that predates the registry to anyone its default or a grant lets add a
+// version. Losing a claim is not an error: the earlier owner stays.
 func claimCreated(ctx context.Context, owners Owners, caller principal.Principal, name, version string, now time.Time) error {
 	if caller.UserID == "" {
 		return errors.New("the caller has no user id")
 	}
 	log := logging.FromContext(ctx)
-	owner, err := owners.ClaimOwner(ctx, regstore.ModelOwnerPK(name), caller.UserID, name, "", now)
-	if errors.Is(err, regstore.ErrOwned) {
-		log.Info("model created through MLflow is owned by another user; not claimed", "model_name", name,
-			"version", version, "owner", owner, "user_id", caller.UserID)
-		return nil
-	}
-	if err != nil || version == "" {
+	if version == "" {
+		owner, err := owners.ClaimOwner(ctx, regstore.ModelOwnerPK(name), caller.UserID, name, "", now)
+		if errors.Is(err, regstore.ErrOwned) {
+			log.Info("model created through MLflow is owned by another user; not claimed", "model_name", name,
+				"owner", owner, "user_id", caller.UserID)
+			return nil
+		}
 		return err
+	}
+	owner, err := owners.OwnerOf(ctx, regstore.ModelOwnerPK(name))
+	if err != nil {
+		return err
+	}
+	if owner != caller.UserID {
+		log.Info("model version created through MLflow under a model that is not the caller's; not claimed",
+			"model_name", name, "version", version, "owner", owner, "user_id", caller.UserID)
+		return nil
 	}
 	owner, err = owners.ClaimOwner(ctx, regstore.VersionOwnerPK(name, version), caller.UserID, name, version, now)
 	if errors.Is(err, regstore.ErrOwned) {
