@@ -129,6 +129,12 @@ func (h *Handler) check(r *http.Request, ex *exchange, op mlflowcatalog.Operatio
 			ex.decision = DecisionRefused
 			return createDenied(op, res)
 		}
+		if res.Kind == permissions.RegisteredModel {
+			if err := e.notAVariant(ctx, res.ID); err != nil {
+				ex.decision = DecisionRefused
+				return err
+			}
+		}
 		ex.decision = DecisionAllowed
 		ex.claimsExperiment = res.Kind == permissions.Experiment
 		return nil
@@ -277,4 +283,21 @@ func (h *Handler) carryModelPermissions(ex *exchange, res *http.Response) {
 		}
 	}
 	h.enforce.perms.Forget(renamed)
+}
+
+// notAVariant refuses to create a registered model whose name MLflow holds under another spelling
+// the registry takes for the same (permissions.FoldName: owner and grant items fold names). On a
+// case-sensitive database MLflow would keep both, and the new one would claim the existing one's
+// owner item: its creator would manage a model that is not theirs. The exact name is left to MLflow,
+// which refuses it itself. One MLflow read, for a registered-model create only.
+func (e *enforcement) notAVariant(ctx context.Context, name string) error {
+	held, err := e.resolver.mlflow.FindRegisteredModel(ctx, name)
+	if err != nil {
+		return newError(http.StatusBadGateway, "BAD_GATEWAY", "MLflow is unreachable; retry later").withCause(err)
+	}
+	if held != "" && held != name {
+		return newError(http.StatusBadRequest, "RESOURCE_ALREADY_EXISTS", fmt.Sprintf(
+			"Registered model %q already exists as %q: the registry compares model names ignoring case", name, held))
+	}
+	return nil
 }

@@ -299,3 +299,30 @@ func between(s, start, end string) string {
 	v, _, _ := strings.Cut(rest, end)
 	return v
 }
+
+// A registered model whose name differs from an existing one only in case is the same model to
+// the gateway (owner and grant items fold names), though MLflow on a case-sensitive database keeps
+// both: creating it would claim the existing model's owner item. It is refused, and MLflow holds
+// no second model.
+func TestCreatingACaseVariantOfAModelIsRefused(t *testing.T) {
+	base := realMLflow(t)
+	h, _ := enforcedProxy(t, base, newPerms())
+	name := fmt.Sprintf("CaseModel-%d", time.Now().UnixNano())
+	js := http.Header{"Content-Type": {"application/json"}}
+	// The model predates the registry: made directly in MLflow, nobody owns it.
+	if code, _, out := (client{base}).call(t, "POST", "/api/2.0/mlflow/registered-models/create", jsonBody(map[string]string{"name": name}), js); code != 200 {
+		t.Fatalf("create in MLflow: %d %s", code, out)
+	}
+	variant := strings.ToLower(name)
+	code, _, out := do(t, h, "POST", api+"registered-models/create", jsonBody(map[string]string{"name": variant}), writer, js)
+	if code != 400 || !strings.Contains(string(out), "RESOURCE_ALREADY_EXISTS") {
+		t.Errorf("create %q beside %q: %d %s", variant, name, code, out)
+	}
+	if code, _, _ := (client{base}).call(t, "GET", "/api/2.0/mlflow/registered-models/get?name="+variant, nil, nil); code != 404 {
+		t.Errorf("MLflow holds %q: %d", variant, code)
+	}
+	// The exact name is MLflow's to refuse, as it does (RESOURCE_ALREADY_EXISTS), and a new name passes.
+	if code, _, out := do(t, h, "POST", api+"registered-models/create", jsonBody(map[string]string{"name": name + "-new"}), writer, js); code != 200 {
+		t.Errorf("a new name: %d %s", code, out)
+	}
+}

@@ -184,6 +184,9 @@ type Lookups interface {
 	GetLoggedModel(ctx context.Context, modelID string) (*mlflow.LoggedModel, error)
 	GetTraceInfo(ctx context.Context, traceID string) (*mlflow.TraceInfo, error)
 	GetExperimentByName(ctx context.Context, name string) (*mlflow.Experiment, error)
+	// FindRegisteredModel is the registered model MLflow holds that the registry takes for name
+	// (equal under permissions.FoldName), "" when none.
+	FindRegisteredModel(ctx context.Context, name string) (string, error)
 }
 
 // resolverCacheSize bounds each immutable mapping's cache; past it the cache starts over, which
