@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 
-	"github.com/hokusai-protocol/registry-gateway/infra/local/harness"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
@@ -39,31 +37,14 @@ type browserResult struct {
 // list nor opens it by URL (MLflow's permission error). No page may log a CSP violation. Every
 // page is screenshotted into a folder the test logs (testenv.Artifacts).
 //
-// The run page reads its run through MLflow's GraphQL endpoint; until the gateway serves it, that
-// page shows "Can't load run details" and the parameter checks fail.
+// The experiment and run pages read through MLflow's GraphQL endpoint, which the gateway judges
+// per resource (shared/registry/mlflowgraphql).
 func TestMLflowUIInABrowser(t *testing.T) {
 	chromium := testenv.Chromium(t)
 	testenv.Venv(t, "playwright") // the driver, pinned in requirements.txt
 	shots := testenv.Artifacts(t)
 
-	tmpl := synthTemplate(t, "local", nil)
-	withFunctionEnv(t, tmpl, "mlflowproxy", map[string]string{"PERMISSIONS_DEFAULT": "NO_PERMISSIONS"})
-	st, _ := startStack(t, tmpl, harness.Options{})
-	admin, err := st.MintAdminKey(context.Background(), "e2e-browser-admin", "browser-admin@e2e.test")
-	if err != nil || admin == "" {
-		t.Fatalf("mint admin key: %v", err)
-	}
-	at := stackCaller{t, st.APIURL}
-	keyOf := func(user string) string {
-		body, _ := json.Marshal(map[string]any{"user_id": user, "email": user + "@e2e.test", "scopes": []string{"mlflow:write"}})
-		code, b := at.do("POST", "/api/keys", admin, body)
-		if code != 201 {
-			t.Fatalf("create key: %d %s", code, b)
-		}
-		var out struct{ Key string }
-		_ = json.Unmarshal(b, &out)
-		return out.Key
-	}
+	st, at, _, keyOf := privateStack(t, "e2e-browser")
 	keyA, keyB := keyOf(uniqueToken("e2e-browser-a")), keyOf(uniqueToken("e2e-browser-b"))
 
 	// A's experiment, run with parameters, and model with two versions and two aliases.

@@ -18,24 +18,7 @@ import (
 // show only what they may read (their own experiments, runs, registered models and versions),
 // in full pages, paging through without a repeat or a gap; an admin sees everything.
 func TestSearchesShowOnlyWhatTheCallerMayRead(t *testing.T) {
-	tmpl := synthTemplate(t, "local", nil)
-	withFunctionEnv(t, tmpl, "mlflowproxy", map[string]string{"PERMISSIONS_DEFAULT": "NO_PERMISSIONS"})
-	st, _ := startStack(t, tmpl, harness.Options{})
-	admin, err := st.MintAdminKey(context.Background(), "e2e-search-admin", "search-admin@e2e.test")
-	if err != nil || admin == "" {
-		t.Fatalf("mint admin key: %v", err)
-	}
-	at := stackCaller{t, st.APIURL}
-	keyOf := func(user string) string {
-		body, _ := json.Marshal(map[string]any{"user_id": user, "email": user + "@e2e.test", "scopes": []string{"mlflow:write"}})
-		code, b := at.do("POST", "/api/keys", admin, body)
-		if code != 201 {
-			t.Fatalf("create key: %d %s", code, b)
-		}
-		var out struct{ Key string }
-		_ = json.Unmarshal(b, &out)
-		return out.Key
-	}
+	st, at, admin, keyOf := privateStack(t, "e2e-search")
 	userA, userB := keyOf(uniqueToken("e2e-search-a")), keyOf(uniqueToken("e2e-search-b"))
 
 	// Names in one order, every third B's: B's searches cross A's results, which are dropped
@@ -116,6 +99,32 @@ func TestSearchesShowOnlyWhatTheCallerMayRead(t *testing.T) {
 }
 
 // stackCaller calls one stack's API with a key.
+// privateStack starts a second stack whose proxy's default is NO_PERMISSIONS, so what a user did
+// not create or was not granted is theirs to see nowhere, with an admin key, a caller for its API,
+// and keyOf, which issues an ordinary write key for a user.
+func privateStack(t *testing.T, name string) (st *harness.Harness, at stackCaller, admin string, keyOf func(user string) string) {
+	t.Helper()
+	tmpl := synthTemplate(t, "local", nil)
+	withFunctionEnv(t, tmpl, "mlflowproxy", map[string]string{"PERMISSIONS_DEFAULT": "NO_PERMISSIONS"})
+	st, _ = startStack(t, tmpl, harness.Options{})
+	admin, err := st.MintAdminKey(context.Background(), name+"-admin", name+"-admin@e2e.test")
+	if err != nil || admin == "" {
+		t.Fatalf("mint admin key: %v", err)
+	}
+	at = stackCaller{t, st.APIURL}
+	keyOf = func(user string) string {
+		body, _ := json.Marshal(map[string]any{"user_id": user, "email": user + "@e2e.test", "scopes": []string{"mlflow:write"}})
+		code, b := at.do("POST", "/api/keys", admin, body)
+		if code != 201 {
+			t.Fatalf("create key: %d %s", code, b)
+		}
+		var out struct{ Key string }
+		_ = json.Unmarshal(b, &out)
+		return out.Key
+	}
+	return st, at, admin, keyOf
+}
+
 type stackCaller struct {
 	t    *testing.T
 	base string
