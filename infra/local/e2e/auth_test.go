@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -65,6 +66,29 @@ func TestKeysAndAuthorizer(t *testing.T) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				res, b := call(t, "GET", tc.path, nil, tc.headers)
+				assertUnauthorized(t, res, b)
+			})
+		}
+	})
+
+	t.Run("a request carrying two different keys is one 401, whichever comes first", func(t *testing.T) {
+		for name, header := range map[string]http.Header{
+			"X-API-Key twice":            {"X-Api-Key": {reader, admin}},
+			"two spellings of X-API-Key": {"X-API-Key": {admin}, "x-api-key": {reader}},
+			"Authorization twice":        {"Authorization": {"Bearer " + admin, "Bearer " + reader}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				req, err := http.NewRequest("GET", h.APIURL+"/api/keys", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header = header
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				b, _ := io.ReadAll(res.Body)
 				assertUnauthorized(t, res, b)
 			})
 		}

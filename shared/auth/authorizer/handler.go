@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/eventheader"
 )
 
 var (
@@ -73,9 +74,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayCustomAuthori
 }
 
 // KeyFrom is the request's API key: from Authorization (Bearer, then ApiKey) or X-API-Key, header
-// names in any case; never the query string, which ends up in logs and browser history.
+// names in any case, and refused when it carries two; never the query string, which ends up in logs and browser history.
 func KeyFrom(req events.APIGatewayCustomAuthorizerRequestTypeRequest) (string, apikey.Source, bool) {
-	return apikey.Extract(apikey.HeaderGetter(req.Headers))
+	return apikey.Extract(eventheader.Parse(req.Headers, req.MultiValueHeaders).Values)
 }
 
 // apiWide turns the method ARN arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>

@@ -47,6 +47,9 @@ func TestKeyFrom(t *testing.T) {
 		{"empty bearer falls back", map[string]string{"Authorization": "Bearer ", "X-Api-Key": k2}, nil, k2, apikey.FromHeader},
 		{"query string ignored", nil, map[string]string{"api_key": k1, "apikey": k1, "key": k1}, "", ""},
 		{"nothing", map[string]string{"Accept": "application/json"}, nil, "", ""},
+		// Two keys in one request: refused, not settled by whichever spelling the map yields first.
+		{"two spellings of x-api-key, two keys", map[string]string{"X-Api-Key": k1, "x-api-key": k2}, nil, "", ""},
+		{"two spellings of authorization, two keys", map[string]string{"Authorization": "Bearer " + k1, "authorization": "Bearer " + k2}, nil, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := request(tc.headers)
@@ -202,24 +205,38 @@ func TestHandleErrorsAreDistinct(t *testing.T) {
 
 func FuzzExtract(f *testing.F) {
 	k := testKey("live", 1)
-	for _, s := range [][7]string{
-		{"Authorization", "Bearer " + k, "", "", "", "", ""},
-		{"authorization", "ApiKey " + k, "x-api-key", "other", "", "", k},
-		{"X-API-Key", " " + k + " ", "AUTHORIZATION", "Basic x", "Cookie", "a=b", ""},
-		{"Authorization", "Bearer", "x-Api-key", "\t", "authorization", "bearer  x  y", k},
-		{"", "", "", "", "", "", k},
+	for _, s := range [][8]string{
+		{"Authorization", "Bearer " + k, "", "", "", "", "", ""},
+		{"authorization", "ApiKey " + k, "x-api-key", "other", "", "", k, ""},
+		{"X-API-Key", " " + k + " ", "AUTHORIZATION", "Basic x", "Cookie", "a=b", "", ""},
+		{"Authorization", "Bearer", "x-Api-key", "\t", "authorization", "bearer  x  y", k, ""},
+		{"", "", "", "", "", "", k, ""},
+		// Two spellings of X-API-Key with different values: once read by map order (CI found it).
+		{"X-Api-Key", "(", "x-api-key", "00", "", "", "", ""},
+		{"X-API-Key", k, "", "", "", "", "", "other"},
 	} {
-		f.Add(s[0], s[1], s[2], s[3], s[4], s[5], s[6])
+		f.Add(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])
 	}
-	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, n3, v3, query string) {
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, n3, v3, query, repeat string) {
 		headers := map[string]string{n1: v1, n2: v2, n3: v3}
 		req := request(headers)
+		if repeat != "" {
+			// The client sent n1 twice; API Gateway keeps the last in headers, both in multiValueHeaders.
+			req.Headers[n1] = repeat
+			req.MultiValueHeaders = map[string][]string{n1: {v1, repeat}}
+		}
 		key, from, ok := authorizer.KeyFrom(req)
 		if ok != (key != "") || ok != (from != "") {
 			t.Fatalf("inconsistent: %q %q %v", key, from, ok)
 		}
-		if ok && !strings.Contains(v1, key) && !strings.Contains(v2, key) && !strings.Contains(v3, key) {
+		if ok && !strings.Contains(v1, key) && !strings.Contains(v2, key) && !strings.Contains(v3, key) && !strings.Contains(repeat, key) {
 			t.Fatalf("key %q is not from any header value", key)
+		}
+		// Map order never matters: the same request read again reads the same.
+		for range 4 {
+			if k2, f2, ok2 := authorizer.KeyFrom(req); k2 != key || f2 != from || ok2 != ok {
+				t.Fatalf("the same headers read %q, then %q", key, k2)
+			}
 		}
 		// The query string never matters.
 		req.QueryStringParameters = map[string]string{"api_key": query, "apikey": query, "key": query}

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/uisession"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/eventheader"
 )
 
 // SessionStore finds a UI session by id (uisession.Store satisfies it).
@@ -80,19 +80,9 @@ func (h *Handler) fromSession(ctx context.Context, req events.APIGatewayCustomAu
 // fromSession is the "key_from" of a decision made on the session cookie.
 const fromSession apikey.Source = "session_cookie"
 
-// cookieLines are the request's Cookie header lines, the header name in any case.
+// cookieLines are the request's Cookie header lines, under every spelling of the name.
 func cookieLines(req events.APIGatewayCustomAuthorizerRequestTypeRequest) []string {
-	for k, vs := range req.MultiValueHeaders {
-		if strings.EqualFold(k, "Cookie") {
-			return vs
-		}
-	}
-	for k, v := range req.Headers {
-		if strings.EqualFold(k, "Cookie") {
-			return []string{v}
-		}
-	}
-	return nil
+	return eventheader.Parse(req.Headers, req.MultiValueHeaders).Values("Cookie")
 }
 
 // ValidateDigest decides about the key whose digest is given, for a UI session that names its key

@@ -88,6 +88,9 @@ func TestSessionCookie(t *testing.T) {
 		{"no resource", "", map[string]string{"Cookie": live}, "", false},
 		{"no cookie", ui, map[string]string{"Cookie": "a=b"}, "", false},
 		{"two session cookies", ui, map[string]string{"Cookie": live + "; " + otherUser}, "", false},
+		// Once the first spelling in map order decided, so this was accepted as one user or the other.
+		{"two session cookies under two spellings of Cookie", ui, map[string]string{"Cookie": live, "cookie": otherUser}, "", false},
+		{"one session cookie beside another spelling's other cookies", ui, map[string]string{"Cookie": live, "cookie": "a=b"}, "u41", true},
 		{"forged cookie", ui, map[string]string{"Cookie": forged}, "", false},
 		{"the session's user no longer owns the key", ui, map[string]string{"Cookie": otherUser}, "", false},
 		{"the session's key is unknown", ui, map[string]string{"Cookie": unknownKey}, "", false},

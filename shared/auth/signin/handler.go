@@ -75,7 +75,7 @@ var (
 // same header the authorizer read.
 func caller(r *http.Request) (uisession.Binding, error) {
 	p, ok := access.From(r.Context())
-	key, _, found := apikey.Extract(r.Header.Get)
+	key, _, found := apikey.Extract(r.Header.Values)
 	if !ok || !found {
 		return uisession.Binding{}, errNoKey
 	}

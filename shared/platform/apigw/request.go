@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/eventheader"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 )
 
@@ -75,16 +76,7 @@ func NewRequest(ctx context.Context, ev events.APIGatewayProxyRequest, log *slog
 	}
 	// Set, not parsed: a path such as //host/x must stay a path, never become a host.
 	r.URL = u
-	for k, vs := range ev.MultiValueHeaders {
-		for _, v := range vs {
-			r.Header.Add(k, v)
-		}
-	}
-	for k, v := range ev.Headers {
-		if len(r.Header.Values(k)) == 0 {
-			r.Header.Set(k, v)
-		}
-	}
+	r.Header = eventheader.Parse(ev.Headers, ev.MultiValueHeaders)
 	r.Host = r.Header.Get("Host")
 	r.RequestURI = u.RequestURI()
 	r.RemoteAddr = ev.RequestContext.Identity.SourceIP

@@ -106,9 +106,15 @@ const (
 
 // Extract finds the key in the request headers: Authorization: Bearer <key>, then
 // Authorization: ApiKey <key>, then X-API-Key: <key>. Never the query string, which ends up in
-// logs and browser history. get looks a header up case-insensitively.
-func Extract(get func(name string) string) (string, Source, bool) {
-	if auth := strings.TrimSpace(get("Authorization")); auth != "" {
+// logs and browser history. values gives every value a header has (http.Header.Values). A request that carries two different values for either header is refused
+// rather than resolved: which one a reader picks would depend on header order or map order, so
+// the authorizer and anything reading the request after it could disagree on whose key it is.
+func Extract(values func(name string) []string) (string, Source, bool) {
+	auth, ok := single(values("Authorization"))
+	if !ok {
+		return "", "", false
+	}
+	if auth != "" {
 		scheme, value, ok := strings.Cut(auth, " ")
 		value = strings.TrimSpace(value)
 		if ok && value != "" {
@@ -120,23 +126,25 @@ func Extract(get func(name string) string) (string, Source, bool) {
 			}
 		}
 	}
-	if v := strings.TrimSpace(get("X-API-Key")); v != "" {
+	if v, ok := single(values("X-API-Key")); ok && v != "" {
 		return v, FromHeader, true
 	}
 	return "", "", false
 }
 
-// HeaderGetter adapts a single-value header map of any case (API Gateway's) to Extract.
-func HeaderGetter(headers map[string]string) func(string) string {
-	return func(name string) string {
-		if v, ok := headers[name]; ok {
-			return v
+// single is the one non-empty value, trimmed, among vs; "" with ok when there is none, and not
+// ok when there are two that differ.
+func single(vs []string) (string, bool) {
+	one := ""
+	for _, v := range vs {
+		v = strings.TrimSpace(v)
+		switch {
+		case v == "" || v == one:
+		case one == "":
+			one = v
+		default:
+			return "", false
 		}
-		for k, v := range headers {
-			if strings.EqualFold(k, name) {
-				return v
-			}
-		}
-		return ""
 	}
+	return one, true
 }

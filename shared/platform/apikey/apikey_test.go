@@ -1,10 +1,12 @@
 package apikey_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/apikey"
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/eventheader"
 )
 
 func TestGenerate(t *testing.T) {
@@ -77,20 +79,42 @@ func TestExtract(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		headers map[string]string
+		multi   map[string][]string
 		key     string
 		source  apikey.Source
 	}{
-		{"bearer", map[string]string{"Authorization": "Bearer k1"}, "k1", apikey.FromBearer},
-		{"apikey scheme, lower-case header and scheme", map[string]string{"authorization": "apikey k2"}, "k2", apikey.FromApiKey},
-		{"x-api-key", map[string]string{"x-api-key": " k3 "}, "k3", apikey.FromHeader},
-		{"Authorization wins over X-API-Key", map[string]string{"Authorization": "Bearer k1", "X-API-Key": "k3"}, "k1", apikey.FromBearer},
-		{"unknown scheme falls through to X-API-Key", map[string]string{"Authorization": "Basic abc", "X-API-Key": "k3"}, "k3", apikey.FromHeader},
-		{"empty bearer", map[string]string{"Authorization": "Bearer "}, "", ""},
-		{"nothing", map[string]string{"X-Other": "k"}, "", ""},
+		{"bearer", map[string]string{"Authorization": "Bearer k1"}, nil, "k1", apikey.FromBearer},
+		{"apikey scheme, lower-case header and scheme", map[string]string{"authorization": "apikey k2"}, nil, "k2", apikey.FromApiKey},
+		{"x-api-key", map[string]string{"x-api-key": " k3 "}, nil, "k3", apikey.FromHeader},
+		{"Authorization wins over X-API-Key", map[string]string{"Authorization": "Bearer k1", "X-API-Key": "k3"}, nil, "k1", apikey.FromBearer},
+		{"unknown scheme falls through to X-API-Key", map[string]string{"Authorization": "Basic abc", "X-API-Key": "k3"}, nil, "k3", apikey.FromHeader},
+		{"empty bearer", map[string]string{"Authorization": "Bearer "}, nil, "", ""},
+		{"nothing", map[string]string{"X-Other": "k"}, nil, "", ""},
+		{"the same key under two spellings", map[string]string{"X-Api-Key": "k3", "x-api-key": " k3"}, nil, "k3", apikey.FromHeader},
+		{"the same key in both maps", map[string]string{"X-API-Key": "k3"}, map[string][]string{"X-API-Key": {"k3"}}, "k3", apikey.FromHeader},
+		// Which of two keys a map or a header list yields first is not something to decide on.
+		{"two keys under two spellings", map[string]string{"X-Api-Key": "k3", "x-api-key": "k4"}, nil, "", ""},
+		{"two keys sent as one header twice", map[string]string{"X-API-Key": "k4"}, map[string][]string{"X-API-Key": {"k3", "k4"}}, "", ""},
+		{"two Authorizations, even with a good X-API-Key", map[string]string{"authorization": "Bearer k1", "Authorization": "Bearer k2", "X-API-Key": "k3"}, nil, "", ""},
+		{"a second Authorization of another scheme", map[string]string{"Authorization": "Bearer k1"}, map[string][]string{"Authorization": {"Bearer k1", "Basic abc"}}, "", ""},
+		{"an empty second value is no second key", map[string]string{"X-API-Key": "k3"}, map[string][]string{"x-api-key": {"", "k3"}}, "k3", apikey.FromHeader},
 	} {
-		key, src, ok := apikey.Extract(apikey.HeaderGetter(tc.headers))
+		key, src, ok := apikey.Extract(eventheader.Parse(tc.headers, tc.multi).Values)
 		if key != tc.key || src != tc.source || ok != (tc.key != "") {
 			t.Errorf("%s: %q %q %v", tc.name, key, src, ok)
+		}
+		// What net/http hands a handler (the sign-in function's reader) reads the same.
+		h := http.Header{}
+		for k, v := range tc.headers {
+			h.Add(k, v)
+		}
+		for k, vs := range tc.multi {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+		if key2, src2, ok2 := apikey.Extract(h.Values); key2 != key || src2 != src || ok2 != ok {
+			t.Errorf("%s: net/http headers read %q %q %v, the maps %q %q %v", tc.name, key2, src2, ok2, key, src, ok)
 		}
 	}
 }
