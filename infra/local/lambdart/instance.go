@@ -290,15 +290,6 @@ func (in *instance) handleNext(w http.ResponseWriter, r *http.Request) {
 			in.pool.release(in)
 			continue
 		}
-		in.mu.Lock()
-		pid := in.pid
-		in.mu.Unlock()
-		// pid is 0 only while start has yet to record it, and then the caller is plainly alive.
-		if pid != 0 && !running(pid) {
-			// Killed while idle: put it back for watch to hand to another instance.
-			in.next <- inv
-			return
-		}
 		if !in.dispatch(inv) {
 			return
 		}
@@ -348,14 +339,22 @@ func (in *instance) endInvocation() bool {
 	return true
 }
 
-// dispatch makes inv the running invocation and starts its timeout.
+// dispatch makes inv the running invocation and starts its timeout. It reports false, leaving
+// inv to another instance, when the process has died or is dying (killed while idle): then the
+// runtime never receives inv, and Lambda would run it in another environment.
 func (in *instance) dispatch(inv *invocation) bool {
 	timeout := in.pool.cfg.Timeout
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.gone {
-		// watch ran between our receive and now, so it could not see inv.
-		inv.fail(in.reason)
+		// watch has been and gone (it drains next under mu), so it cannot hand inv on: we do.
+		go in.pool.redispatch(inv)
+		return false
+	}
+	// pid is 0 only while start has yet to record it, and then the caller is plainly alive.
+	if in.pid != 0 && !running(in.pid) {
+		// watch has yet to take mu, and hands on what it finds in next.
+		in.next <- inv
 		return false
 	}
 	now := time.Now()
