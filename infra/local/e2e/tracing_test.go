@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -106,6 +107,7 @@ func TestOTLPAndVersionRoutes(t *testing.T) {
 		t.Fatalf("MLflow's own /version: %d %q", res.StatusCode, version)
 	}
 	otlp := map[string]string{"Content-Type": "application/x-protobuf", "X-MLflow-Experiment-Id": "0"}
+	gzipOTLP := map[string]string{"Content-Type": "application/x-protobuf", "X-MLflow-Experiment-Id": "0", "Content-Encoding": "gzip"}
 	withKey := func(key string, hdr map[string]string) map[string]string {
 		out := bearer(key)
 		for k, v := range hdr {
@@ -132,6 +134,11 @@ func TestOTLPAndVersionRoutes(t *testing.T) {
 			{"span export over the body limit", "POST", "/v1/traces", bytes.Repeat([]byte("a"), 11<<20), withKey(writer, otlp), []int{413}, false},
 			// Not spans: MLflow itself refuses the body, so the call and its headers got there.
 			{"span export reaches MLflow", "POST", "/v1/traces", []byte("not protobuf"), withKey(writer, otlp), []int{400}, true},
+			// MLflow decompresses whatever it is sent, in the one server everybody shares: a few
+			// kilobytes that decompress to 64 MiB never get there, nor a body that is not gzip.
+			{"a gzip bomb", "POST", "/v1/traces", gzipped(t, make([]byte, 64<<20)), withKey(writer, gzipOTLP), []int{413}, false},
+			{"a body that is not the gzip it claims", "POST", "/v1/traces", []byte("not gzip"), withKey(writer, gzipOTLP), []int{400}, false},
+			{"gzipped, within the bound, reaches MLflow", "POST", "/v1/traces", gzipped(t, []byte("not protobuf")), withKey(writer, gzipOTLP), []int{400}, true},
 		} {
 			t.Run(tc.method+" "+base+tc.path+": "+tc.name, func(t *testing.T) {
 				h.MLflowFaults.ResetCounts()
@@ -156,4 +163,17 @@ func TestOTLPAndVersionRoutes(t *testing.T) {
 			})
 		}
 	}
+}
+
+func gzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -9,13 +9,12 @@ package changes
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"time"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 )
@@ -179,7 +178,7 @@ func Read(w Write) (Change, error) {
 	}
 	var a answer
 	if len(bytes.TrimSpace(w.Answer)) > 0 {
-		body, err := Decode(w.Answer, w.AnswerEncoding, MaxAnswer)
+		body, err := contentcoding.Decode(w.Answer, w.AnswerEncoding, MaxAnswer)
 		if err != nil {
 			return Change{}, fmt.Errorf("%s: MLflow's answer: %w", w.Operation, err)
 		}
@@ -196,32 +195,4 @@ func Read(w Write) (Change, error) {
 	c.UserID, c.KeyID, c.RequestID = w.UserID, w.KeyID, w.RequestID
 	c.Timestamp = events.Timestamp(w.At)
 	return Change{DetailType: op.detailType, Detail: events.NewRegistryChange(op.detailType, c)}, nil
-}
-
-// Decode is body, an answer of MLflow's as sent, decoded as its Content-Encoding says (none or
-// gzip: what MLflow's server sends), at most limit bytes of it: a small gzip answer may
-// decompress to far more.
-func Decode(body []byte, encoding string, limit int) ([]byte, error) {
-	switch enc := strings.ToLower(strings.TrimSpace(encoding)); enc {
-	case "", "identity":
-		if len(body) > limit {
-			return nil, fmt.Errorf("answer over %d bytes", limit)
-		}
-		return body, nil
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		out, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		if len(out) > limit {
-			return nil, fmt.Errorf("answer over %d bytes decompressed", limit)
-		}
-		return out, nil
-	default:
-		return nil, fmt.Errorf("content encoding %q", encoding)
-	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding"
+
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
@@ -221,7 +223,7 @@ func (h *Handler) claimExperimentOwner(ex *exchange, res *http.Response) {
 		log.Warn("experiment owner not recorded: MLflow's answer could not be read", "cause", err)
 		return
 	}
-	body, err := changes.Decode(answer, res.Header.Get("Content-Encoding"), ownedBodyLimit)
+	body, err := contentcoding.Decode(answer, res.Header.Get("Content-Encoding"), ownedBodyLimit)
 	var created struct {
 		ExperimentID string `json:"experiment_id"`
 	}

@@ -9,9 +9,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding"
+
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/principal"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/changes"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
 )
 
@@ -118,7 +119,7 @@ func claimCreated(ctx context.Context, owners Owners, caller principal.Principal
 // the request (a duplicated key, a camelCase alias) can make the proxy claim another name than
 // the one MLflow created.
 func created(endpoint string, body []byte, encoding string) (name, version string, err error) {
-	body, err = changes.Decode(body, encoding, ownedBodyLimit)
+	body, err = contentcoding.Decode(body, encoding, ownedBodyLimit)
 	if err != nil {
 		return "", "", err
 	}

@@ -174,6 +174,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if ex.route.Service == ServiceOTLP {
+		if err := checkOTLPBody(r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 
 	h.proxy.ServeHTTP(w, r.WithContext(ctx))
 

@@ -15,8 +15,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding"
+
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
-	"github.com/hokusai-protocol/registry-gateway/shared/registry/changes"
 )
 
 // MaxUpstreamCalls bounds the MLflow calls one client page makes. When it is reached the page
@@ -316,7 +317,7 @@ func (p *pager) call(ctx context.Context, token string, size int) (Answer, map[s
 	if err != nil || a.Status != http.StatusOK {
 		return a, nil, err
 	}
-	decoded, err := changes.Decode(a.Body, a.Header.Get("Content-Encoding"), MaxAnswer)
+	decoded, err := contentcoding.Decode(a.Body, a.Header.Get("Content-Encoding"), MaxAnswer)
 	if err != nil {
 		return Answer{}, nil, fmt.Errorf("MLflow's search answer: %w", err)
 	}
