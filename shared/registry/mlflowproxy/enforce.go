@@ -234,7 +234,7 @@ func (h *Handler) claimExperimentOwner(ex *exchange, res *http.Response) {
 		log.Warn("experiment owner not recorded: MLflow's answer names no experiment", "cause", err)
 		return
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	cctx, cancel, _ := afterAnswer(ctx, claimTimeout, outboxReserve)
 	defer cancel()
 	if owner, err := h.enforce.perms.ClaimExperimentOwner(cctx, created.ExperimentID, ex.caller.UserID, time.Now()); errors.Is(err, permstore.ErrOwned) {
 		log.Info("new experiment already owned; not claimed", "experiment_id", created.ExperimentID, "owner", owner, "user_id", ex.caller.UserID)
@@ -249,7 +249,7 @@ func (h *Handler) claimExperimentOwner(ex *exchange, res *http.Response) {
 // and need nothing. Like the owner claims, it never fails the call; what it could not carry is
 // logged, and an admin can grant it again.
 func (h *Handler) carryModelPermissions(ex *exchange, res *http.Response) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(res.Request.Context()), claimTimeout)
+	ctx, cancel, _ := afterAnswer(res.Request.Context(), claimTimeout, outboxReserve)
 	defer cancel()
 	log := logging.FromContext(ctx)
 	fields, err := changes.ReadFields(ex.requestBody)

@@ -9,3 +9,10 @@ var VersionSource = versionSource
 func SetUIHeaders(endpoint string, status int, hdr http.Header) {
 	setUIHeaders(Route{Service: ServiceUI, Endpoint: endpoint}, status, hdr)
 }
+
+// OutboxReserve and AnswerMargin are the time kept before the invocation's deadline after MLflow
+// answers.
+const (
+	OutboxReserve = outboxReserve
+	AnswerMargin  = answerMargin
+)

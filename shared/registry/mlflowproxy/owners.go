@@ -66,7 +66,7 @@ func (h *Handler) recordOwner(ex *exchange, res *http.Response, body []byte) {
 		log.Warn("owner not recorded: MLflow's answer to a create names nothing", "endpoint", ex.route.Endpoint, "cause", err)
 		return
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	cctx, cancel, _ := afterAnswer(ctx, claimTimeout, outboxReserve)
 	defer cancel()
 	if err := claimCreated(cctx, h.owners, ex.caller, name, version, time.Now()); err != nil {
 		// MLflow created it; the client gets MLflow's answer. The announcement claims it again.

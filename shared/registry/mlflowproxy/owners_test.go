@@ -26,14 +26,26 @@ type owners struct {
 	held   map[string]string // pk → user id
 	claims []string          // "pk user", in order
 	err    error             // fail every claim
+	hang   bool              // claims wait for their context to end, then fail (a table not answering)
 	// changes are the registry events recorded for the outbox (PutChange); changeErr fails them.
 	changes   []regstore.Event
 	changeErr error
+	// changeCalls are the contexts' deadlines of the PutChange calls, with when each was made.
+	changeCalls []deadlineCall
 }
 
-func (o *owners) PutChange(_ context.Context, ev regstore.Event, _ time.Time) error {
+// deadlineCall is a call's context deadline and when the call was made.
+type deadlineCall struct{ deadline, at time.Time }
+
+func callOf(ctx context.Context) deadlineCall {
+	d, _ := ctx.Deadline()
+	return deadlineCall{deadline: d, at: time.Now()}
+}
+
+func (o *owners) PutChange(ctx context.Context, ev regstore.Event, _ time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.changeCalls = append(o.changeCalls, callOf(ctx))
 	if o.changeErr != nil {
 		return o.changeErr
 	}
@@ -41,7 +53,11 @@ func (o *owners) PutChange(_ context.Context, ev regstore.Event, _ time.Time) er
 	return nil
 }
 
-func (o *owners) ClaimOwner(_ context.Context, pk, userID, _, _ string, _ time.Time) (string, error) {
+func (o *owners) ClaimOwner(ctx context.Context, pk, userID, _, _ string, _ time.Time) (string, error) {
+	if o.hang {
+		<-ctx.Done()
+		return "", ctx.Err()
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.claims = append(o.claims, pk+" "+userID)

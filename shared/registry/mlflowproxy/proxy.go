@@ -305,6 +305,33 @@ func (h *Handler) budget(ctx context.Context) time.Duration {
 	return d
 }
 
+// After MLflow has answered a write, the proxy still records what it did: owners, carried
+// permissions, the registry change. Those calls outlive the request (the change is made whether or
+// not the client waits), but not the invocation: Lambda freezes it at its deadline, mid-call. So
+// each is bounded by the deadline too, and the last, the outbox item that makes a change's event
+// certain, always has time kept for it.
+const (
+	// outboxReserve is kept before the deadline, by every call that comes first, for the one
+	// PutItem that records an unpublished change.
+	outboxReserve = 500 * time.Millisecond
+	// answerMargin is kept after every call, for the answer itself to leave.
+	answerMargin = 100 * time.Millisecond
+)
+
+// afterAnswer is the context of a call made after MLflow answered: not cancelled with the request,
+// ending within d, and reserve plus answerMargin before the invocation's deadline. ok is false
+// when that leaves no time at all.
+func afterAnswer(ctx context.Context, d, reserve time.Duration) (_ context.Context, _ context.CancelFunc, ok bool) {
+	end := time.Now().Add(d)
+	if deadline, has := ctx.Deadline(); has {
+		if last := deadline.Add(-reserve - answerMargin); last.Before(end) {
+			end = last
+		}
+	}
+	c, cancel := context.WithDeadline(context.WithoutCancel(ctx), end)
+	return c, cancel, time.Until(end) > 0
+}
+
 // rewrite is ReverseProxy's Rewrite hook. Out already lacks hop-by-hop and X-Forwarded-* headers.
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	ex := exchangeOf(pr.In.Context())

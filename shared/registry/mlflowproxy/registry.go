@@ -119,19 +119,21 @@ func (h *Handler) announce(ex *exchange, res *http.Response, answer []byte) {
 	}
 	ev := regstore.Event{EventID: c.Detail.EventID, DetailType: c.DetailType, Detail: detail, Status: regstore.EventPending}
 	log = log.With("event_id", ev.EventID, "detail_type", ev.DetailType)
-	base := context.WithoutCancel(ctx)
 	var pubErr error
 	if h.publisher == nil {
 		pubErr = errors.New("no event bus configured")
+	} else if pctx, cancel, ok := afterAnswer(ctx, publishTimeout, outboxReserve); !ok {
+		cancel()
+		// Too close to the deadline to try the bus and still record the change: record it.
+		pubErr = errors.New("no time left to publish before the invocation's deadline")
 	} else {
-		pctx, cancel := context.WithTimeout(base, publishTimeout)
 		_, pubErr = h.publisher.Publish(pctx, []regstore.Event{ev})
 		cancel()
 		if pubErr == nil {
 			return
 		}
 	}
-	octx, cancel := context.WithTimeout(base, claimTimeout)
+	octx, cancel, _ := afterAnswer(ctx, claimTimeout, 0)
 	defer cancel()
 	if err := h.store.PutChange(octx, ev, time.Now()); err != nil {
 		// Both the bus and the table failed: the change is made and not announced. The detail is

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/changes"
@@ -18,15 +19,17 @@ import (
 
 // publisher is a bus in memory: it records every PutEvents it gets, failing them with err.
 type publisher struct {
-	mu    sync.Mutex
-	calls [][]regstore.Event
-	err   error
+	mu        sync.Mutex
+	calls     [][]regstore.Event
+	deadlines []deadlineCall
+	err       error
 }
 
-func (p *publisher) Publish(_ context.Context, evs []regstore.Event) ([]string, error) {
+func (p *publisher) Publish(ctx context.Context, evs []regstore.Event) ([]string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = append(p.calls, evs)
+	p.deadlines = append(p.deadlines, callOf(ctx))
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -143,6 +146,56 @@ func TestRegistryChangesGoToTheOutboxWhenTheBusFails(t *testing.T) {
 				if ev := store.changes[0]; ev.EventID != want || ev.Status != regstore.EventPending || !strings.Contains(ev.Detail, want) {
 					t.Errorf("outbox item %+v", ev)
 				}
+			}
+		})
+	}
+}
+
+// What the proxy does after MLflow accepted a write outlives the request but not the invocation,
+// which Lambda freezes at its deadline: the bus gets what time is left less the outbox item's
+// reserve, or is skipped, and the outbox item always comes, before the deadline. Once, the two
+// took their full 1 s and 2 s past it, and a change near the deadline went unrecorded.
+// (Deadlines are compared, not durations measured; a stalled machine only skips the bus sooner.)
+func TestRegistryChangesKeepWithinTheInvocation(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		method, path   string
+		body, answer   string
+		claimsHang     bool
+		left           time.Duration // until the invocation's deadline, as the request starts
+		busMayBeCalled bool
+	}{
+		{"the bus within what is left, then the outbox", "POST", "registered-models/alias",
+			`{"name":"Churn","alias":"champion","version":"3"}`, `{}`, false, 1500 * time.Millisecond, true},
+		// The owner claim of a create takes all it may (the table does not answer): what is left is
+		// the outbox's reserve, so the bus is not tried.
+		{"an owner claim that hangs leaves only the outbox's reserve", "POST", "registered-models/create",
+			`{"name":"Churn"}`, modelCreated, true, 1500 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newRecorder(t, reply(200, tc.answer))
+			store, pub := &owners{hang: tc.claimsHang}, &publisher{err: errors.New("unreachable")}
+			deadline := time.Now().Add(tc.left)
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			rec := serve(announcingProxy(t, up.URL, store, pub),
+				requestCtx(t, ctx, tc.method, "/api/mlflow/api/2.0/mlflow/"+tc.path, []byte(tc.body), &writer, nil))
+			if rec.Code != 200 {
+				t.Fatalf("answer %d %q", rec.Code, rec.Body)
+			}
+			if !tc.busMayBeCalled && len(pub.calls) != 0 {
+				t.Errorf("%d PutEvents with only the outbox's reserve left", len(pub.calls))
+			}
+			for _, c := range pub.deadlines {
+				if c.deadline.IsZero() || c.deadline.After(deadline.Add(-mlflowproxy.OutboxReserve)) {
+					t.Errorf("PutEvents may run until %s, into the outbox's reserve before the deadline %s", c.deadline, deadline)
+				}
+			}
+			if len(store.changes) != 1 || len(store.changeCalls) != 1 {
+				t.Fatalf("outbox %v", store.changes)
+			}
+			if c := store.changeCalls[0]; c.deadline.IsZero() || c.deadline.After(deadline.Add(-mlflowproxy.AnswerMargin)) {
+				t.Errorf("the outbox item may be written until %s, past the deadline %s less the answer's margin", c.deadline, deadline)
 			}
 		})
 	}
