@@ -141,11 +141,19 @@ func (h *Handler) check(r *http.Request, ex *exchange, op mlflowcatalog.Operatio
 		ex.claimsExperiment = res.Kind == permissions.Experiment
 		return nil
 	}
+	return e.checkEach(ctx, ex, op, caller, ids)
+}
+
+// checkEach applies op's level to the resource each id belongs to: the first is the exchange's
+// resource unless one is refused, which ends the check, and the decision is made only once all
+// are checked. An id MLflow does not know is left for MLflow to answer (RESOURCE_DOES_NOT_EXIST),
+// so a check of none of them decides nothing.
+func (e *enforcement) checkEach(ctx context.Context, ex *exchange, op mlflowcatalog.Operation, caller permissions.Caller, ids []named) error {
 	checked := false
 	for _, n := range ids {
 		res, err := e.resolver.resource(ctx, n)
 		if errors.Is(err, errUnresolved) {
-			logging.FromContext(ctx).Info("permission not checked: MLflow does not know the id; it answers the call", "operation", op.Name, "cause", err)
+			logging.FromContext(ctx).Info("permission not checked: MLflow does not know the id; it answers", "operation", op.Name, "cause", err)
 			continue
 		}
 		if err != nil {
@@ -163,8 +171,7 @@ func (h *Handler) check(r *http.Request, ex *exchange, op mlflowcatalog.Operatio
 		}
 		checked = true
 		if held := e.policy.Effective(caller, res, facts); held < op.Needs {
-			ex.resource = res
-			ex.decision = DecisionRefused
+			ex.resource, ex.decision = res, DecisionRefused
 			return denied(op, res, held)
 		}
 	}

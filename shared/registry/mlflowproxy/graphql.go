@@ -2,14 +2,12 @@ package mlflowproxy
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/auth/permissions"
-	"github.com/hokusai-protocol/registry-gateway/shared/auth/permstore"
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/logging"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowcatalog"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowgraphql"
@@ -44,37 +42,17 @@ func (h *Handler) checkGraphQL(r *http.Request, ex *exchange, op mlflowcatalog.O
 	if e == nil {
 		return nil
 	}
-	ctx := r.Context()
-	caller := ex.caller.Caller(h.adminEmails)
+	ids := make([]named, 0, len(judged.Refs))
 	for _, ref := range judged.Refs {
 		kind := idExperiment
 		if ref.Kind == mlflowgraphql.Run {
 			kind = idRun
 		}
-		res, err := e.resolver.resource(ctx, named{kind, ref.ID})
-		if errors.Is(err, errUnresolved) {
-			// MLflow answers the field with its own apiError (RESOURCE_DOES_NOT_EXIST).
-			logging.FromContext(ctx).Info("permission not checked: MLflow does not know the id; it answers the query", "operation", op.Name, "cause", err)
-			continue
-		}
-		if err != nil {
-			return newError(http.StatusBadGateway, "BAD_GATEWAY", "MLflow is unreachable; retry later").withCause(err)
-		}
-		facts, err := e.perms.Facts(ctx, res)
-		if errors.Is(err, permstore.ErrInvalid) {
-			return newError(http.StatusBadRequest, "INVALID_PARAMETER_VALUE", fmt.Sprintf("Invalid %s id", kindName(res.Kind))).withCause(err)
-		}
-		if err != nil {
-			return newError(http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE", "Permissions cannot be read now; retry later").withCause(err)
-		}
-		if ex.decision != DecisionAllowed {
-			ex.resource = res
-		}
-		if held := e.policy.Effective(caller, res, facts); held < op.Needs {
-			ex.resource, ex.decision = res, DecisionRefused
-			return denied(op, res, held)
-		}
-		ex.decision = DecisionAllowed
+		ids = append(ids, named{kind, ref.ID})
+	}
+	// An id MLflow does not know, it answers as the field's own apiError.
+	if err := e.checkEach(r.Context(), ex, op, ex.caller.Caller(h.adminEmails), ids); err != nil {
+		return err
 	}
 	if judged.Filters() {
 		ex.graphql = judged
