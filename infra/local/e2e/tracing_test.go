@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	cct "github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding/contentcodingtest"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/testenv"
 )
@@ -136,9 +137,9 @@ func TestOTLPAndVersionRoutes(t *testing.T) {
 			{"span export reaches MLflow", "POST", "/v1/traces", []byte("not protobuf"), withKey(writer, otlp), []int{400}, true},
 			// MLflow decompresses whatever it is sent, in the one server everybody shares: a few
 			// kilobytes that decompress to 64 MiB never get there, nor a body that is not gzip.
-			{"a gzip bomb", "POST", "/v1/traces", gzipped(t, make([]byte, 64<<20)), withKey(writer, gzipOTLP), []int{413}, false},
+			{"a gzip bomb", "POST", "/v1/traces", cct.Encode(t, cct.Gzip, make([]byte, 64<<20)), withKey(writer, gzipOTLP), []int{413}, false},
 			{"a body that is not the gzip it claims", "POST", "/v1/traces", []byte("not gzip"), withKey(writer, gzipOTLP), []int{400}, false},
-			{"gzipped, within the bound, reaches MLflow", "POST", "/v1/traces", gzipped(t, []byte("not protobuf")), withKey(writer, gzipOTLP), []int{400}, true},
+			{"gzipped, within the bound, reaches MLflow", "POST", "/v1/traces", cct.Encode(t, cct.Gzip, []byte("not protobuf")), withKey(writer, gzipOTLP), []int{400}, true},
 		} {
 			t.Run(tc.method+" "+base+tc.path+": "+tc.name, func(t *testing.T) {
 				h.MLflowFaults.ResetCounts()
@@ -163,17 +164,4 @@ func TestOTLPAndVersionRoutes(t *testing.T) {
 			})
 		}
 	}
-}
-
-func gzipped(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }

@@ -2,36 +2,12 @@ package contentcoding_test
 
 import (
 	"bytes"
-	"compress/flate"
-	"compress/gzip"
-	"compress/zlib"
 	"errors"
-	"io"
 	"testing"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding"
+	cct "github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding/contentcodingtest"
 )
-
-func encode(t testing.TB, coding string, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	var w io.WriteCloser
-	switch coding {
-	case "gzip":
-		w = gzip.NewWriter(&buf)
-	case "zlib":
-		w = zlib.NewWriter(&buf)
-	case "raw":
-		w, _ = flate.NewWriter(&buf, flate.BestCompression)
-	}
-	if _, err := w.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 func TestDecode(t *testing.T) {
 	spans := []byte(`{"resourceSpans":[]}`)
@@ -48,20 +24,20 @@ func TestDecode(t *testing.T) {
 		{"none", spans, "", 100, spans, false, false},
 		{"identity, any case and spaces", spans, " Identity ", 100, spans, false, false},
 		{"none, over the limit", spans, "", 5, nil, true, false},
-		{"gzip", encode(t, "gzip", spans), "gzip", 100, spans, false, false},
-		{"x-gzip, in capitals", encode(t, "gzip", spans), "X-GZIP", 100, spans, false, false},
-		{"deflate, zlib-wrapped", encode(t, "zlib", spans), "deflate", 100, spans, false, false},
-		{"deflate, raw", encode(t, "raw", spans), "deflate", 100, spans, false, false},
-		{"exactly the limit", encode(t, "gzip", spans), "gzip", len(spans), spans, false, false},
+		{"gzip", cct.Encode(t, cct.Gzip, spans), "gzip", 100, spans, false, false},
+		{"x-gzip, in capitals", cct.Encode(t, cct.Gzip, spans), "X-GZIP", 100, spans, false, false},
+		{"deflate, zlib-wrapped", cct.Encode(t, cct.Zlib, spans), "deflate", 100, spans, false, false},
+		{"deflate, raw", cct.Encode(t, cct.Raw, spans), "deflate", 100, spans, false, false},
+		{"exactly the limit", cct.Encode(t, cct.Gzip, spans), "gzip", len(spans), spans, false, false},
 		// A megabyte of zeros is a kilobyte of gzip; the bound is on what it decodes to.
-		{"a gzip bomb", encode(t, "gzip", zeros), "gzip", 64 << 10, nil, true, false},
-		{"a zlib bomb", encode(t, "zlib", zeros), "deflate", 64 << 10, nil, true, false},
-		{"a raw deflate bomb", encode(t, "raw", zeros), "deflate", 64 << 10, nil, true, false},
+		{"a gzip bomb", cct.Encode(t, cct.Gzip, zeros), "gzip", 64 << 10, nil, true, false},
+		{"a zlib bomb", cct.Encode(t, cct.Zlib, zeros), "deflate", 64 << 10, nil, true, false},
+		{"a raw deflate bomb", cct.Encode(t, cct.Raw, zeros), "deflate", 64 << 10, nil, true, false},
 		{"not gzip", spans, "gzip", 100, nil, false, true},
-		{"truncated gzip", encode(t, "gzip", spans)[:10], "gzip", 100, nil, false, true},
+		{"truncated gzip", cct.Encode(t, cct.Gzip, spans)[:10], "gzip", 100, nil, false, true},
 		{"not deflate either way", []byte{0xff, 0xff, 0xff}, "deflate", 100, nil, false, true},
 		{"an unknown coding", spans, "br", 100, nil, false, true},
-		{"two codings", encode(t, "gzip", spans), "gzip, identity", 100, nil, false, true},
+		{"two codings", cct.Encode(t, cct.Gzip, spans), "gzip, identity", 100, nil, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := contentcoding.Decode(tc.body, tc.coding, tc.limit)
@@ -97,9 +73,9 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%d bytes out, limit %d", len(out), limit)
 		}
 		// A real encoding of plain.
-		c := [...]struct{ coder, coding string }{{"gzip", "gzip"}, {"zlib", "deflate"}, {"raw", "deflate"}}[as%3]
+		c := [...]struct{ coder, coding string }{{cct.Gzip, "gzip"}, {cct.Zlib, "deflate"}, {cct.Raw, "deflate"}}[as%3]
 		name := c.coder
-		out, err := contentcoding.Decode(encode(t, c.coder, plain), c.coding, limit)
+		out, err := contentcoding.Decode(cct.Encode(t, c.coder, plain), c.coding, limit)
 		switch {
 		case len(plain) > limit:
 			if !errors.Is(err, contentcoding.ErrTooLarge) {

@@ -1,14 +1,14 @@
 package changes_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	cct "github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding/contentcodingtest"
 
 	"github.com/hokusai-protocol/registry-gateway/events"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/changes"
@@ -18,14 +18,6 @@ var at = time.Date(2026, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
 
 func write(op, body string) changes.Write {
 	return changes.Write{Operation: op, Body: []byte(body), UserID: "u1", KeyID: "k1", RequestID: "req-1", At: at}
-}
-
-func gz(s string) []byte {
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	_, _ = zw.Write([]byte(s))
-	_ = zw.Close()
-	return b.Bytes()
 }
 
 func utf16le(s string) []byte {
@@ -209,12 +201,12 @@ func TestReadRefusesWhatMLflowWouldRefuse(t *testing.T) {
 // A gzip answer is read decoded; a gzip bomb is not decoded past the limit.
 func TestReadGzipAnswer(t *testing.T) {
 	w := write("CreateModelVersion", `{"name":"m","source":"s"}`)
-	w.Answer, w.AnswerEncoding = gz(`{"model_version":{"name":"m","version":"4","source":"s"}}`), "gzip"
+	w.Answer, w.AnswerEncoding = cct.Encode(t, cct.Gzip, []byte(`{"model_version":{"name":"m","version":"4","source":"s"}}`)), "gzip"
 	got, err := changes.Read(w)
 	if err != nil || got.Detail.ModelVersion != "4" {
 		t.Fatalf("%v %s", err, js(got.Detail))
 	}
-	w.Answer = gz(`{"model_version":{"name":"m","version":"4","source":"` + strings.Repeat("s", changes.MaxAnswer) + `"}}`)
+	w.Answer = cct.Encode(t, cct.Gzip, []byte(`{"model_version":{"name":"m","version":"4","source":"`+strings.Repeat("s", changes.MaxAnswer)+`"}}`))
 	if _, err := changes.Read(w); err == nil {
 		t.Error("an answer over the limit decompressed was read")
 	}

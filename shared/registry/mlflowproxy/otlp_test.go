@@ -2,32 +2,14 @@ package mlflowproxy_test
 
 import (
 	"bytes"
-	"compress/flate"
-	"compress/gzip"
-	"compress/zlib"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
-)
 
-func compress(t testing.TB, coder string, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	var w io.WriteCloser
-	switch coder {
-	case "gzip":
-		w = gzip.NewWriter(&buf)
-	case "zlib":
-		w = zlib.NewWriter(&buf)
-	case "raw":
-		w, _ = flate.NewWriter(&buf, flate.BestCompression)
-	}
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
-}
+	cct "github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding/contentcodingtest"
+)
 
 // MLflow decompresses an OTLP export whatever it decompresses to; the proxy refuses one that
 // decompresses past 20 MiB, or not at all, before MLflow reads it, and relays every other
@@ -58,20 +40,20 @@ func TestOTLPBodiesAreBoundedDecompressed(t *testing.T) {
 		code    string
 	}{
 		{"uncompressed", spans, nil, 200, ""},
-		{"gzip", compress(t, "gzip", spans), []string{"gzip"}, 200, ""},
-		{"deflate, zlib-wrapped", compress(t, "zlib", spans), []string{"deflate"}, 200, ""},
-		{"deflate, raw", compress(t, "raw", spans), []string{"deflate"}, 200, ""},
-		{"GZIP in capitals, as MLflow lower-cases it", compress(t, "gzip", spans), []string{"GZIP"}, 200, ""},
-		{"20 MiB decompressed, the bound", compress(t, "gzip", bomb[:20<<20]), []string{"gzip"}, 200, ""},
+		{"gzip", cct.Encode(t, cct.Gzip, spans), []string{"gzip"}, 200, ""},
+		{"deflate, zlib-wrapped", cct.Encode(t, cct.Zlib, spans), []string{"deflate"}, 200, ""},
+		{"deflate, raw", cct.Encode(t, cct.Raw, spans), []string{"deflate"}, 200, ""},
+		{"GZIP in capitals, as MLflow lower-cases it", cct.Encode(t, cct.Gzip, spans), []string{"GZIP"}, 200, ""},
+		{"20 MiB decompressed, the bound", cct.Encode(t, cct.Gzip, bomb[:20<<20]), []string{"gzip"}, 200, ""},
 		// Codings MLflow does not decompress: it refuses them itself.
 		{"a coding MLflow does not know", spans, []string{"br"}, 200, ""},
-		{"a gzip bomb", compress(t, "gzip", bomb), []string{"gzip"}, 413, "PAYLOAD_TOO_LARGE"},
-		{"a zlib bomb", compress(t, "zlib", bomb), []string{"deflate"}, 413, "PAYLOAD_TOO_LARGE"},
-		{"a raw deflate bomb", compress(t, "raw", bomb), []string{"Deflate"}, 413, "PAYLOAD_TOO_LARGE"},
+		{"a gzip bomb", cct.Encode(t, cct.Gzip, bomb), []string{"gzip"}, 413, "PAYLOAD_TOO_LARGE"},
+		{"a zlib bomb", cct.Encode(t, cct.Zlib, bomb), []string{"deflate"}, 413, "PAYLOAD_TOO_LARGE"},
+		{"a raw deflate bomb", cct.Encode(t, cct.Raw, bomb), []string{"Deflate"}, 413, "PAYLOAD_TOO_LARGE"},
 		{"not gzip", spans, []string{"gzip"}, 400, "INVALID_PARAMETER_VALUE"},
-		{"truncated gzip", compress(t, "gzip", spans)[:12], []string{"gzip"}, 400, "INVALID_PARAMETER_VALUE"},
+		{"truncated gzip", cct.Encode(t, cct.Gzip, spans)[:12], []string{"gzip"}, 400, "INVALID_PARAMETER_VALUE"},
 		{"not deflate either way", []byte{0xff, 0xfe, 0xfd}, []string{"deflate"}, 400, "INVALID_PARAMETER_VALUE"},
-		{"two codings", compress(t, "gzip", spans), []string{"identity", "gzip"}, 400, "INVALID_PARAMETER_VALUE"},
+		{"two codings", cct.Encode(t, cct.Gzip, spans), []string{"identity", "gzip"}, 400, "INVALID_PARAMETER_VALUE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mu.Lock()
@@ -115,7 +97,7 @@ func TestOTLPGzipReachesMLflow(t *testing.T) {
 	hdr := http.Header{"Content-Type": {"application/json"}, "X-Mlflow-Experiment-Id": {"0"}, "Content-Encoding": {"gzip"}}
 	span := `{"resourceSpans":[{"resource":{},"scopeSpans":[{"scope":{},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",` +
 		`"spanId":"eee19b7ec3c1b174","name":"gzipped","startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000001000000000","kind":1}]}]}]}`
-	status, _, b := do(t, h, "POST", "/api/mlflow/v1/traces", compress(t, "gzip", []byte(span)), writer, hdr)
+	status, _, b := do(t, h, "POST", "/api/mlflow/v1/traces", cct.Encode(t, cct.Gzip, []byte(span)), writer, hdr)
 	if status != 200 {
 		t.Fatalf("%d %s", status, b)
 	}

@@ -2,7 +2,6 @@ package mlflowproxy_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	cct "github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding/contentcodingtest"
 
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/mlflowproxy"
 	"github.com/hokusai-protocol/registry-gateway/shared/registry/regstore"
@@ -230,10 +231,7 @@ func TestOwnerStoreFailureIsLoggedNotSurfaced(t *testing.T) {
 // and byte for byte, and claims nothing; a gzipped one is read decompressed and relayed compressed.
 func TestCreateAnswersAreReadBounded(t *testing.T) {
 	long := `{"registered_model": {"name": "Churn", "description": "` + strings.Repeat("x", 2<<20) + `"}}`
-	var zipped bytes.Buffer
-	zw := gzip.NewWriter(&zipped)
-	_, _ = io.WriteString(zw, modelCreated)
-	_ = zw.Close()
+	zipped := cct.Encode(t, cct.Gzip, []byte(modelCreated))
 	for _, tc := range []struct {
 		name     string
 		body     string
@@ -241,7 +239,7 @@ func TestCreateAnswersAreReadBounded(t *testing.T) {
 		claims   int
 	}{
 		{"over the bound", long, "", 0},
-		{"gzipped", zipped.String(), "gzip", 1},
+		{"gzipped", string(zipped), "gzip", 1},
 		{"an unknown encoding", modelCreated, "br", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+
+	"github.com/hokusai-protocol/registry-gateway/shared/platform/contentcoding"
 )
 
 // Message types of a subscription payload: CloudWatch Logs sends a CONTROL_MESSAGE to check the
@@ -48,16 +49,9 @@ func Decode(data string) (Payload, error) {
 	if err != nil {
 		return Payload{}, fmt.Errorf("awslogs data is not base64: %w", err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	text, err := contentcoding.Decode(raw, "gzip", MaxPayload)
 	if err != nil {
-		return Payload{}, fmt.Errorf("awslogs data is not gzip: %w", err)
-	}
-	text, err := io.ReadAll(io.LimitReader(zr, MaxPayload+1))
-	if err != nil {
-		return Payload{}, fmt.Errorf("awslogs data: gzip: %w", err)
-	}
-	if len(text) > MaxPayload {
-		return Payload{}, fmt.Errorf("awslogs data decompresses to over %d bytes", MaxPayload)
+		return Payload{}, fmt.Errorf("awslogs data: %w", err)
 	}
 	var p Payload
 	if err := json.Unmarshal(text, &p); err != nil {
