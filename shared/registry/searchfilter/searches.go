@@ -53,22 +53,15 @@ func Filters(operation string) bool {
 type field func(obj json.RawMessage) (string, bool)
 
 // idField is a string field under its proto name or its JSON name, as MLflow writes either.
-func idField(name, jsonName string) field {
-	return func(obj json.RawMessage) (string, bool) {
-		var m map[string]json.RawMessage
-		if json.Unmarshal(obj, &m) != nil {
-			return "", false
-		}
-		v, ok := m[name]
-		if !ok {
-			v, ok = m[jsonName]
-		}
-		var s string
-		if !ok || json.Unmarshal(v, &s) != nil || s == "" {
-			return "", false
-		}
-		return s, true
+func idField(name, jsonName string) field { return nested(name, jsonName, nonEmptyString) }
+
+// nonEmptyString reads a JSON string that is not empty.
+func nonEmptyString(v json.RawMessage) (string, bool) {
+	var s string
+	if json.Unmarshal(v, &s) != nil || s == "" {
+		return "", false
 	}
+	return s, true
 }
 
 // nested reads inner out of the object under name (or jsonName).
